@@ -1,0 +1,5 @@
+"""``python -m coditect`` runs the CLI."""
+
+from coditect.cli import main
+
+main()

@@ -1,0 +1,54 @@
+"""Opening the current project's task state from a command, and saying what recovery did."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from coditect.cli._output import warn
+
+if TYPE_CHECKING:
+    from coditect.paths import ProjectPaths
+    from coditect.tasks.orchestrator import Orchestrator
+    from coditect.tasks.store import LoadResult, StateStore
+
+__all__ = ["editing", "open_store", "reading"]
+
+
+def open_store() -> tuple[ProjectPaths, StateStore]:
+    """The store of the project around the working folder."""
+    from coditect.config import load_config
+    from coditect.paths import find_project
+    from coditect.tasks.store import StateStore
+
+    project = find_project()
+    config = load_config(project)
+    return project, StateStore(project.state_dir, keep_backups=config.state.backups)
+
+
+def _report_recovery(loaded: LoadResult) -> None:
+    if loaded.restored_from is not None:
+        kept = f" The damaged file is kept at {loaded.damaged}." if loaded.damaged else ""
+        warn(
+            f"the task state was damaged ({loaded.problem}); restored revision "
+            f"{loaded.revision} from {loaded.restored_from.name}.{kept}",
+            "Run `coditect state verify` to check it.",
+        )
+
+
+def reading() -> Orchestrator:
+    """The project's tasks, for a command that only reads them."""
+    _, store = open_store()
+    loaded = store.load()
+    _report_recovery(loaded)
+    return loaded.orchestrator
+
+
+@contextmanager
+def editing() -> Iterator[Orchestrator]:
+    """The project's tasks under the state lock, saved when the block succeeds."""
+    _, store = open_store()
+    with store.transaction() as loaded:
+        _report_recovery(loaded)
+        yield loaded.orchestrator

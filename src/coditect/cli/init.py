@@ -1,0 +1,50 @@
+"""``coditect init``: make a folder a CODITECT project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+CONFIG_TEMPLATE = """\
+# CODITECT project settings. Precedence: flag > environment CODITECT_* > this file >
+# the user's config.toml > built-in default. See docs/configuration.md.
+
+[project]
+name = {name}
+
+[state]
+# How many rotated backups of the task state to keep.
+backups = 20
+"""
+
+
+def init(
+    path: Annotated[Path, typer.Argument(help="The project's root folder.")] = Path(),
+    name: Annotated[str | None, typer.Option(help="Project name (default: folder name).")] = None,
+) -> None:
+    """Create .coditect/ (config and state) here; safe to run again."""
+    import json
+
+    from coditect.cli._output import out
+    from coditect.paths import ProjectPaths
+    from coditect.tasks.orchestrator import Orchestrator
+    from coditect.tasks.store import StateStore
+
+    project = ProjectPaths(path.resolve())
+    existed = project.dir.is_dir()
+    for folder in (project.dir, project.state_dir, project.logs_dir, project.dir / "agents"):
+        folder.mkdir(parents=True, exist_ok=True)
+    if not project.config_file.exists():
+        title = name or project.root.name
+        project.config_file.write_text(CONFIG_TEMPLATE.format(name=json.dumps(title)))
+    store = StateStore(project.state_dir)
+    with store.locked():
+        if not store.path.exists() and not store.backups():
+            store.save(Orchestrator(), 1)
+    if existed:
+        out(f"Already a CODITECT project: {project.dir} (nothing changed).")
+    else:
+        out(f"Initialised a CODITECT project in {project.dir}")
+        out('Next: `coditect plan import tasklist.md` or `coditect task add "First task"`.')

@@ -1,0 +1,347 @@
+"""Crash-safe task state: atomic writes, checksums, rotating backups, an inter-process lock.
+
+The state lives in ``.coditect/state/tasks.json``::
+
+    {"schema_version": 1, "revision": 42, "saved_at": "...", "checksum": "sha256:…",
+     "tasks": [...]}
+
+``checksum`` is the SHA-256 of the canonical encoding (sorted keys, no whitespace) of
+the document without the checksum, so any change to any byte is detected.
+
+A save writes the new document to ``backups/`` first and then replaces ``tasks.json``,
+each file by temp file + fsync + ``os.replace`` + fsync of the folder. The newest valid
+backup therefore always holds the last completed save, and a reader only ever sees a
+whole file. When ``tasks.json`` fails to parse or to verify, the newest valid backup
+is restored, the damaged file is moved to ``damaged/``, and the load says so.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from hashlib import sha256
+from pathlib import Path
+from typing import Any
+
+import orjson
+from filelock import FileLock, Timeout
+
+from coditect.errors import (
+    CoditectError,
+    ConflictError,
+    NotFoundError,
+    StateCorruptedError,
+    ValidationError,
+)
+from coditect.tasks.model import AgentTask
+from coditect.tasks.orchestrator import Orchestrator
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Backup",
+    "LoadResult",
+    "StateStore",
+    "decode_state",
+    "encode_state",
+]
+
+SCHEMA_VERSION = 1
+STATE_FILE = "tasks.json"
+LOCK_TIMEOUT_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What a load found: the tasks, the revision, and any recovery it performed."""
+
+    orchestrator: Orchestrator
+    revision: int
+    restored_from: Path | None = None
+    damaged: Path | None = None
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class Backup:
+    path: Path
+    revision: int | None
+    saved_at: datetime | None
+    tasks: int | None
+    problem: str = ""
+
+    @property
+    def valid(self) -> bool:
+        return not self.problem
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.path.name,
+            "path": str(self.path),
+            "revision": self.revision,
+            "saved_at": self.saved_at.isoformat() if self.saved_at else None,
+            "tasks": self.tasks,
+            "valid": self.valid,
+            "problem": self.problem,
+        }
+
+
+def _canonical(document: dict[str, Any]) -> bytes:
+    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+
+
+def _checksum(document: dict[str, Any]) -> str:
+    body = {k: v for k, v in document.items() if k != "checksum"}
+    return "sha256:" + sha256(_canonical(body)).hexdigest()
+
+
+def encode_state(tasks: list[dict[str, Any]], revision: int, saved_at: datetime) -> bytes:
+    """The bytes of a state file holding ``tasks`` (task dicts, in creation order)."""
+    document: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "revision": revision,
+        "saved_at": saved_at.isoformat(),
+        "tasks": tasks,
+    }
+    document["checksum"] = _checksum(document)
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def decode_state(data: bytes) -> tuple[dict[str, Any], list[AgentTask]]:
+    """Parse and verify a state file; any damage raises StateCorruptedError."""
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise StateCorruptedError(f"not valid JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise StateCorruptedError("not a state document")
+    if document.get("checksum") != _checksum(document):
+        raise StateCorruptedError("checksum mismatch: the file was changed or damaged")
+    version = document.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise StateCorruptedError(
+            f"schema version {version!r} is not {SCHEMA_VERSION}",
+            "This state was written by another version of coditect; upgrade coditect.",
+        )
+    raw = document.get("tasks")
+    if not isinstance(raw, list) or not isinstance(document.get("revision"), int):
+        raise StateCorruptedError("the state has no task list or revision")
+    try:
+        tasks = [AgentTask.from_dict(item) for item in raw]
+    except (ValidationError, AttributeError, TypeError) as exc:
+        raise StateCorruptedError(f"invalid task: {exc}") from exc
+    return document, tasks
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Building thousands of objects triggers needless full collections; pause them."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old or the new file, never a mix."""
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+class StateStore:
+    """The task state of one project on disk."""
+
+    def __init__(self, state_dir: Path, *, keep_backups: int = 20) -> None:
+        self.dir = state_dir
+        self.path = state_dir / STATE_FILE
+        self.backups_dir = state_dir / "backups"
+        self.damaged_dir = state_dir / "damaged"
+        self.keep_backups = keep_backups
+        self._lock = FileLock(state_dir / "lock", timeout=LOCK_TIMEOUT_SECONDS)
+
+    # -- locking -------------------------------------------------------------------------
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the project's state lock (re-entrant within one store)."""
+        try:
+            with self._lock:
+                yield
+        except Timeout as exc:
+            raise ConflictError(
+                f"another coditect process has held {self._lock.lock_file} for "
+                f"{LOCK_TIMEOUT_SECONDS:.0f}s",
+                "Wait for it to finish, or stop it if it hangs.",
+            ) from exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[LoadResult]:
+        """Lock, load, let the caller change the tasks, and save them when it returns.
+
+        An exception inside the block leaves the state file as it was.
+        """
+        with self.locked():
+            loaded = self.load()
+            yield loaded
+            self.save(loaded.orchestrator, loaded.revision + 1)
+
+    # -- loading -------------------------------------------------------------------------
+
+    def load(self) -> LoadResult:
+        """The current state, restoring the newest valid backup if the file is damaged."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            if not self._backup_paths():
+                return LoadResult(Orchestrator(), 0)
+            return self._recover("the state file is missing")
+        except OSError as exc:
+            raise CoditectError(f"cannot read {self.path}: {exc.strerror}") from exc
+        try:
+            with _gc_paused():
+                document, tasks = decode_state(data)
+                return LoadResult(Orchestrator(tasks), document["revision"])
+        except StateCorruptedError as exc:
+            return self._recover(exc.message)
+
+    def _recover(self, problem: str) -> LoadResult:
+        with self.locked():
+            # Another process may have repaired the file while we waited for the lock.
+            try:
+                with _gc_paused():
+                    document, tasks = decode_state(self.path.read_bytes())
+                return LoadResult(Orchestrator(tasks), document["revision"])
+            except (OSError, StateCorruptedError):
+                pass
+            for backup in reversed(self._backup_paths()):
+                data = backup.read_bytes()
+                try:
+                    with _gc_paused():
+                        document, tasks = decode_state(data)
+                except StateCorruptedError:
+                    continue
+                damaged = self._set_aside()
+                atomic_write(self.path, data)
+                return LoadResult(
+                    Orchestrator(tasks), document["revision"], backup, damaged, problem
+                )
+        raise StateCorruptedError(
+            f"{self.path}: {problem}, and no valid backup exists in {self.backups_dir}"
+        )
+
+    def _set_aside(self) -> Path | None:
+        if not self.path.exists():
+            return None
+        self.damaged_dir.mkdir(exist_ok=True)
+        target = self.damaged_dir / f"{_stamp(datetime.now(UTC))}-{STATE_FILE}"
+        os.replace(self.path, target)
+        return target
+
+    # -- saving --------------------------------------------------------------------------
+
+    def save(self, orchestrator: Orchestrator, revision: int) -> Path:
+        """Save durably; returns the backup written alongside."""
+        now = datetime.now(UTC)
+        with _gc_paused():
+            data = encode_state([t.to_dict() for t in orchestrator.tasks.values()], revision, now)
+        with self.locked():
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self.backups_dir.mkdir(exist_ok=True)
+            backup = self.backups_dir / f"{_stamp(now)}-r{revision:06d}.json"
+            atomic_write(backup, data)
+            atomic_write(self.path, data)
+            self._prune()
+        return backup
+
+    def _backup_paths(self) -> list[Path]:
+        """Backups, oldest first (names start with a sortable UTC timestamp)."""
+        if not self.backups_dir.is_dir():
+            return []
+        return sorted(p for p in self.backups_dir.glob("*.json") if not p.name.startswith("."))
+
+    def _prune(self) -> None:
+        paths = self._backup_paths()
+        for old in paths[: max(0, len(paths) - self.keep_backups)]:
+            old.unlink(missing_ok=True)
+
+    # -- inspecting and repairing ----------------------------------------------------------
+
+    def backups(self) -> list[Backup]:
+        """Every backup, newest first, each verified."""
+        return [self._inspect(p) for p in reversed(self._backup_paths())]
+
+    def verify(self) -> Backup:
+        """Verify the state file itself, without repairing it."""
+        if not self.path.exists():
+            return Backup(self.path, None, None, None, "missing")
+        return self._inspect(self.path)
+
+    def _inspect(self, path: Path) -> Backup:
+        try:
+            with _gc_paused():
+                document, tasks = decode_state(path.read_bytes())
+        except StateCorruptedError as exc:
+            return Backup(path, None, None, None, exc.message)
+        except OSError as exc:
+            return Backup(path, None, None, None, exc.strerror or str(exc))
+        saved = datetime.fromisoformat(document["saved_at"])
+        return Backup(path, document["revision"], saved, len(tasks))
+
+    def rollback(self, name: str | None = None) -> tuple[Backup, int]:
+        """Make a backup the current state (as a new save, so a rollback can be undone).
+
+        Without ``name``, goes back to the newest valid backup older than the current
+        state. Returns the backup used and the new revision.
+        """
+        with self.locked():
+            current = self.verify()
+            candidates = self.backups()
+            if name is not None:
+                chosen = next((b for b in candidates if b.path.name == name), None)
+                if chosen is None:
+                    raise NotFoundError(
+                        f"no backup named {name}", "Run `coditect state backups` to list them."
+                    )
+            else:
+                older = [
+                    b
+                    for b in candidates
+                    if b.valid and (current.revision is None or b.revision != current.revision)
+                ]
+                if not older:
+                    raise NotFoundError("no earlier valid backup to roll back to")
+                chosen = older[0]
+            if not chosen.valid:
+                raise StateCorruptedError(f"backup {chosen.path.name} is damaged: {chosen.problem}")
+            _, tasks = decode_state(chosen.path.read_bytes())
+            revision = max(current.revision or 0, *(b.revision or 0 for b in candidates)) + 1
+            self.save(Orchestrator(tasks), revision)
+        return chosen, revision
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y%m%dT%H%M%S.%fZ")
