@@ -49,6 +49,7 @@ def run_cli(
     """Run the real ``coditect`` command as a subprocess."""
     result = subprocess.run(
         [sys.executable, "-m", "coditect", *args],
+        check=False,
         cwd=cwd,
         input=input,
         capture_output=True,
