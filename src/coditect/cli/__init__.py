@@ -24,7 +24,7 @@ app = typer.Typer(
     help="Plan a software project as a task graph, and run it through AI agents.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 

@@ -56,7 +56,7 @@ def text(project: Orchestrator, include_done: bool) -> None:
         out(f"[bold]Wave {number}[/] ({len(wave)} task{'s' if len(wave) != 1 else ''})")
         for task_id in wave:
             task = project.tasks[task_id]
-            out(f"  {task_id}  [{task.status.value}]  {escape(task.title)}")
+            out(f"  {task_id}  {escape(f'[{task.status.value}]')}  {escape(task.title)}")
     path = graph.critical_path
     if path.ids:
         out(f"\n[bold]Critical path[/] ({path.hours:g}h): " + " → ".join(path.ids))

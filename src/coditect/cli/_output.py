@@ -13,6 +13,10 @@ if TYPE_CHECKING:
 __all__ = ["emit_json", "exit_with_error", "is_plain", "out", "print_table", "warn"]
 
 
+_PLAIN_WIDTH = 10_000
+"""Piped output is for programs: never wrap it."""
+
+
 def is_plain() -> bool:
     """No colour or boxes: stdout is not a terminal, or NO_COLOR is set."""
     return bool(os.environ.get("NO_COLOR")) or not sys.stdout.isatty()
@@ -29,6 +33,7 @@ def _console(stderr: bool = False) -> Console:
         emoji=False,
         soft_wrap=plain,
         force_terminal=False if plain else None,
+        width=_PLAIN_WIDTH if plain else None,
     )
 
 

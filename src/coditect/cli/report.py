@@ -57,9 +57,13 @@ def to_markdown(r: Report) -> str:
     if r.blocked:
         lines += ["", "## Blocked", ""]
         for row in r.blocked:
-            by = ", ".join(row["blocked_by"]) or "-"
-            reason = f" ({row['reason']})" if row["reason"] else ""
-            lines.append(f"- {row['id']} — {row['title']}: blocked by {by}{reason}")
+            parts = []
+            if row["marked"]:
+                parts.append("marked blocked" + (f" ({row['reason']})" if row["reason"] else ""))
+            if row["blocked_by"]:
+                verb = "waits for" if row["marked"] else "stuck behind"
+                parts.append(f"{verb} {', '.join(row['blocked_by'])}")
+            lines.append(f"- {row['id']} — {row['title']}: {'; '.join(parts)}")
     if r.failed:
         lines += ["", "## Failed", ""]
         for row in r.failed:
