@@ -49,14 +49,14 @@ class TaskGraph:
         self._unknown: list[tuple[str, str]] = []
         try:
             self.deps: list[list[int]] = [
-                [index[dep] for dep in task.dependencies] for task in tasks.values()
+                [index[dep] for dep in dict.fromkeys(task.dependencies)] for task in tasks.values()
             ]
         except KeyError:
             self.deps = [self._resolve(task) for task in tasks.values()]
 
     def _resolve(self, task: AgentTask) -> list[int]:
         row = []
-        for dep in task.dependencies:
+        for dep in dict.fromkeys(task.dependencies):  # a repeated dependency counts once
             if dep in self.index:
                 row.append(self.index[dep])
             else:

@@ -263,7 +263,7 @@ class Orchestrator:
 
     def _blocked(self) -> list[dict[str, Any]]:
         """Tasks marked blocked, and pending tasks stuck behind a blocked, failed or
-        cancelled dependency, each with what blocks it."""
+        cancelled dependency, each with the dependencies in its way."""
         stuck = (Status.BLOCKED, Status.FAILED, Status.CANCELLED)
         rows = []
         for task in self.tasks.values():
@@ -271,26 +271,22 @@ class Orchestrator:
                 waiting = [
                     d for d in task.dependencies if self.tasks[d].status is not Status.COMPLETED
                 ]
-                rows.append(
-                    {
-                        "id": task.id,
-                        "title": task.title,
-                        "blocked_by": waiting,
-                        "reason": _last_note(task),
-                    }
-                )
+                rows.append(_blocked_row(task, waiting, _last_note(task), marked=True))
             elif task.status is Status.PENDING:
                 blockers = [d for d in task.dependencies if self.tasks[d].status in stuck]
                 if blockers:
-                    rows.append(
-                        {
-                            "id": task.id,
-                            "title": task.title,
-                            "blocked_by": blockers,
-                            "reason": "dependencies cannot complete",
-                        }
-                    )
+                    rows.append(_blocked_row(task, blockers, "", marked=False))
         return rows
+
+
+def _blocked_row(task: AgentTask, by: list[str], reason: str, *, marked: bool) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "title": task.title,
+        "marked": marked,
+        "blocked_by": by,
+        "reason": reason,
+    }
 
 
 def _count(values: Iterable[str]) -> dict[str, int]:
