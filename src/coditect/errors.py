@@ -69,7 +69,7 @@ class CoditectError(Exception):
     """Root of every error CODITECT raises on purpose."""
 
     exit_code: ExitCode = ExitCode.INTERNAL
-    default_hint: str = ""
+    default_hint: str = "Run again with --debug to see the details."
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -84,6 +84,7 @@ class WorkFailedError(CoditectError):
     """Raised when the work itself failed: a task's command, a run."""
 
     exit_code = ExitCode.WORK_FAILED
+    default_hint = "The logs of the run say what failed."
 
 
 class UsageError(CoditectError):
@@ -97,6 +98,7 @@ class NotFoundError(CoditectError):
     """Raised when something the user named does not exist."""
 
     exit_code = ExitCode.NOT_FOUND
+    default_hint = "Check the name; `coditect task list` and `coditect state backups` list them."
 
 
 class ProjectNotFoundError(NotFoundError):
@@ -115,6 +117,7 @@ class InvalidInputError(CoditectError):
     """Raised when input is invalid or conflicts with the current state."""
 
     exit_code = ExitCode.INVALID
+    default_hint = "Nothing was changed; correct the input and run the command again."
 
 
 class ValidationError(InvalidInputError):
@@ -160,12 +163,14 @@ class DeniedError(CoditectError):
     """Raised when authentication, a licence or a quota denies the operation."""
 
     exit_code = ExitCode.DENIED
+    default_hint = "Check that you are signed in and that your licence allows this."
 
 
 class ServiceUnavailableError(CoditectError):
     """Raised when an external service (the cloud, a provider, git) cannot be reached."""
 
     exit_code = ExitCode.UNAVAILABLE
+    default_hint = "Check the address and your network, then try again."
 
 
 class StateCorruptedError(CoditectError):

@@ -91,11 +91,14 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(exc.exit_code) from None
     except typer.TyperException as exc:  # click's usage errors: bad option, missing argument
         show = getattr(exc, "show", None)
-        if show is not None:
-            show()
-        else:
-            exit_with_error(exc.format_message(), code=exc.exit_code)
-        raise SystemExit(exc.exit_code) from None
+        if type(exc).__name__ == "NoArgsIsHelpError" and show is not None:
+            show()  # a bare command group: its help is the answer
+            raise SystemExit(exc.exit_code) from None
+        ctx = getattr(exc, "ctx", None)
+        command = ctx.command_path if ctx is not None else "coditect"
+        exit_with_error(
+            exc.format_message(), f"Run `{command} --help` to see how it is used.", exc.exit_code
+        )
     except (KeyboardInterrupt, typer.Abort):
         exit_with_error("interrupted", code=ExitCode.INTERRUPTED)
     except Exception as exc:
@@ -108,4 +111,6 @@ def main(argv: list[str] | None = None) -> None:
             "run again with --debug to see them here.",
             ExitCode.INTERNAL,
         )
+    if result == ExitCode.INTERRUPTED:  # Typer turns Ctrl-C in a command into a bare 130
+        exit_with_error("interrupted", code=ExitCode.INTERRUPTED)
     raise SystemExit(result if isinstance(result, int) else 0)

@@ -74,7 +74,13 @@ def print_table(
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*("" if value is None else str(value) for value in row))
-    _console().print(table)
+    console = _console()
+    if plain:  # for programs: no padding after the last column
+        with console.capture() as captured:
+            console.print(table)
+        sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+    else:
+        console.print(table)
 
 
 def exit_with_error(message: str, hint: str = "", code: int = 1) -> NoReturn:

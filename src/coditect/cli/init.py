@@ -21,7 +21,9 @@ backups = 20
 
 
 def init(
-    path: Annotated[Path, typer.Argument(help="The project's root folder.")] = Path(),
+    path: Annotated[
+        Path, typer.Argument(help="The project's root folder.", metavar="PATH")
+    ] = Path(),
     name: Annotated[str | None, typer.Option(help="Project name (default: folder name).")] = None,
 ) -> None:
     """Create .coditect/ (config and state) here; safe to run again."""
@@ -34,8 +36,16 @@ def init(
 
     project = ProjectPaths(path.resolve())
     existed = project.dir.is_dir()
-    for folder in (project.dir, project.state_dir, project.logs_dir, project.dir / "agents"):
-        folder.mkdir(parents=True, exist_ok=True)
+    try:
+        for folder in (project.dir, project.state_dir, project.logs_dir, project.dir / "agents"):
+            folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        from coditect.errors import InvalidInputError
+
+        raise InvalidInputError(
+            f"cannot create {exc.filename}: {exc.strerror}",
+            "Give a folder (new or existing) that you can write to.",
+        ) from exc
     if not project.config_file.exists():
         title = name or project.root.name
         project.config_file.write_text(CONFIG_TEMPLATE.format(name=json.dumps(title)))

@@ -18,7 +18,9 @@ class Format(StrEnum):
 
 @app.command("import")
 def import_plan(
-    file: Annotated[Path, typer.Argument(help="A tasklist (.md) or Task Master tasks.json.")],
+    file: Annotated[
+        Path, typer.Argument(help="A tasklist (.md) or Task Master tasks.json.", metavar="FILE")
+    ],
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
     ] = False,
@@ -81,5 +83,13 @@ def export_plan(
         data = orjson.dumps(export_taskmaster(tasks), option=orjson.OPT_INDENT_2) + b"\n"
     if output is None:
         sys.stdout.write(data.decode())
-    else:
+        return
+    try:
         atomic_write(output, data)
+    except OSError as exc:
+        from coditect.errors import InvalidInputError
+
+        raise InvalidInputError(
+            f"cannot write {output}: {exc.strerror}",
+            "Check that the folder exists and that you can write to it.",
+        ) from exc

@@ -65,7 +65,8 @@ def backups(as_json: Json = False) -> None:
 @app.command()
 def rollback(
     name: Annotated[
-        str | None, typer.Argument(help="Backup name (default: the one before the current).")
+        str | None,
+        typer.Argument(help="Backup name (default: the one before the current).", metavar="BACKUP"),
     ] = None,
 ) -> None:
     """Restore a backup as the current state (itself saved, so it can be undone)."""

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Add, inspect, change and move tasks.", no_args_is_help=True)
 
-TaskId = Annotated[str, typer.Argument(help="The task's id.", show_default=False)]
+TaskId = Annotated[str, typer.Argument(help="The task's id.", metavar="ID", show_default=False)]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 Note = Annotated[str, typer.Option("--note", "-n", help="A note for the task's history.")]
 PhaseOpt = Annotated[Phase | None, typer.Option(help="Only this phase.")]
@@ -87,7 +87,7 @@ COLUMNS = ["id", "status", "priority", "phase", "agent", "hours", "after", "titl
 
 @app.command()
 def add(
-    title: Annotated[str, typer.Argument(help="What the task is, in a line.")],
+    title: Annotated[str, typer.Argument(help="What the task is, in a line.", metavar="TITLE")],
     task_id: Annotated[
         str | None, typer.Option("--id", help="Your id (default: a hash id).")
     ] = None,
@@ -114,8 +114,11 @@ def add(
 ) -> None:
     """Add a task."""
     from coditect.cli._project import editing
+    from coditect.errors import ValidationError
     from coditect.tasks.model import AgentTask
 
+    if not title.strip():
+        raise ValidationError("the title must not be empty")
     with editing() as project:
         task = project.add(
             AgentTask(
@@ -169,11 +172,10 @@ def show(task_id: TaskId, as_json: Json = False) -> None:
 
     project = reading()
     task = project.get(task_id)
+    data = {**task.to_dict(), "dependents": project.dependents(task_id)}
     if as_json:
-        emit_json(task.to_dict())
+        emit_json(data)
         return
-    data = task.to_dict()
-    data["dependents"] = project.dependents(task_id)
     history = data.pop("history")
     for key, value in data.items():
         if value in (None, "", [], {}) and key not in ("status", "attempts"):

@@ -6,6 +6,7 @@ documented JSON shape used by the state file and every ``--json`` output.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from base64 import b32encode
@@ -91,7 +92,7 @@ def utcnow() -> datetime:
 
 def check_task_id(task_id: str) -> str:
     """``task_id`` if it is a valid id, else a ValidationError saying what ids look like."""
-    if not _ID_PATTERN.fullmatch(task_id):
+    if not isinstance(task_id, str) or not _ID_PATTERN.fullmatch(task_id):
         raise ValidationError(
             f"invalid task id {task_id!r}",
             "Ids are 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit.",
@@ -109,7 +110,7 @@ def new_task_id(title: str, taken: Iterable[str] = (), length: int = 7) -> str:
     """
     taken_set = set(taken)
     digest = sha256(title.encode() + os.urandom(16)).digest()
-    alphabet = b32encode(digest).decode().translate(_ID_ALPHABET)
+    alphabet = b32encode(digest).decode().rstrip("=").translate(_ID_ALPHABET)
     for size in range(length, len(alphabet)):
         candidate = "t-" + alphabet[:size]
         if candidate not in taken_set:
@@ -183,6 +184,10 @@ class AgentTask:
     )
 
     def __post_init__(self) -> None:
+        # One spelling for "none": a repeated dependency counts once, "" is no agent.
+        self.dependencies = list(dict.fromkeys(self.dependencies))
+        self.agent = self.agent or None
+        self.acceptance = self.acceptance or None
         self.validate()
 
     def validate(self) -> None:
@@ -192,10 +197,13 @@ class AgentTask:
             raise ValidationError(f"task {self.id}: the title must not be empty")
         hours = self.estimated_hours
         if hours is not None and (
-            isinstance(hours, bool) or not isinstance(hours, int | float) or not hours > 0
+            isinstance(hours, bool)
+            or not isinstance(hours, int | float)
+            or not 0 < hours < math.inf
         ):
             raise ValidationError(
-                f"task {self.id}: estimated_hours must be a number greater than 0, not {hours!r}"
+                f"task {self.id}: estimated_hours must be a finite number greater than 0, "
+                f"not {hours!r}"
             )
         for name in ("created_at", "started_at", "completed_at"):
             value = getattr(self, name)
@@ -305,7 +313,10 @@ class AgentTask:
         except (TypeError, ValueError) as exc:
             where = data.get("id", "?") if isinstance(data, Mapping) else "?"
             raise ValidationError(f"task {where}: {exc}") from exc
-        return cls(**kwargs)
+        try:
+            return cls(**kwargs)
+        except DependencyError as exc:  # a self-dependency: invalid data like any other
+            raise ValidationError(exc.message, exc.hint) from exc
 
 
 def _transition_hint(status: Status) -> str:

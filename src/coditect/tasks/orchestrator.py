@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from coditect.errors import ConflictError, TaskNotFoundError, TransitionError, ValidationError
@@ -93,6 +93,8 @@ class Orchestrator:
                 raise ConflictError(f"two tasks have the id {task.id}")
             self.tasks[task.id] = task
         self._graph: TaskGraph | None = None
+        self.modified = False
+        """Whether anything changed since this orchestrator was built."""
 
     # -- reading -------------------------------------------------------------------------
 
@@ -105,6 +107,7 @@ class Orchestrator:
 
     def _changed(self) -> None:
         self._graph = None
+        self.modified = True
 
     def get(self, task_id: str) -> AgentTask:
         try:
@@ -150,6 +153,8 @@ class Orchestrator:
     def put(self, tasks: Iterable[AgentTask]) -> None:
         """Add or replace several tasks at once, validating the whole graph first."""
         staged = {task.id: task for task in tasks}
+        if not staged:
+            return
         TaskGraph({**self.tasks, **staged}).check()
         self.tasks.update(staged)
         self._changed()
@@ -157,6 +162,9 @@ class Orchestrator:
     def update(self, task_id: str, **changes: Any) -> AgentTask:
         """Change fields of a task (not its id, status or history), validating the result."""
         current = self.get(task_id)
+        unknown = changes.keys() - {f.name for f in fields(AgentTask)}
+        if unknown:
+            raise ValidationError(f"unknown task field {', '.join(sorted(unknown))}")
         forbidden = {"id", "status", "history", "attempts", "created_at"} & changes.keys()
         if forbidden:
             raise ValidationError(

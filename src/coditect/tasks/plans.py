@@ -359,6 +359,12 @@ def parse_taskmaster(
         if not isinstance(raw, dict) or "id" not in raw:
             raise PlanFormatError(f"{where} has no id", source=source)
         items.extend(_taskmaster_task(raw, source))
+    # An exported task's number stands for its exact id (under "coditect"), in the
+    # dependencies of the other tasks too.
+    renamed = {item.pop("_number"): item["id"] for item in items if "_number" in item}
+    if renamed:
+        for item in items:
+            item["dependencies"] = [renamed.get(d, d) for d in item["dependencies"]]
     return items
 
 
@@ -414,7 +420,7 @@ def _taskmaster_task(raw: dict[str, Any], source: str) -> list[PlanItem]:
         for sub_id in sub_ids.values():
             if sub_id not in item["dependencies"]:
                 item["dependencies"].append(sub_id)
-    except (ValueError, TypeError, KeyError, ValidationError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, ValidationError) as exc:
         message = exc.message if isinstance(exc, CoditectError) else str(exc)
         raise PlanFormatError(f"task {raw.get('id')!r}: {message}", source=source) from exc
     return items
@@ -454,6 +460,8 @@ def _taskmaster_fields(raw: dict[str, Any], task_id: str, inherited: Any) -> Pla
     }
     if extra:
         item["id"] = _tm_id(extra.get("id", task_id))
+        if item["id"] != task_id:
+            item["_number"] = task_id
         for key in ("agent", "estimated_hours", "tags", "section"):
             if key in extra:
                 item[key] = extra[key]
@@ -475,7 +483,9 @@ def export_taskmaster(tasks: Iterable[AgentTask], tag: str = "master") -> dict[s
     numbered (numeric ids are kept); the original id and exact fields ride along under
     ``"coditect"``, which our import reads back."""
     task_list = list(tasks)
-    numbers: dict[str, int] = {t.id: int(t.id) for t in task_list if t.id.isdigit()}
+    numbers: dict[str, int] = {
+        t.id: int(t.id) for t in task_list if t.id.isdigit() and str(int(t.id)) == t.id
+    }  # "007" is numbered like any other id, so that it cannot take the 7 of "7"
     counter = max(numbers.values(), default=0)
     for task in task_list:
         if task.id not in numbers:

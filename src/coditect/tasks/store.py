@@ -6,7 +6,8 @@ The state lives in ``.coditect/state/tasks.json``::
      "tasks": [...]}
 
 ``checksum`` is the SHA-256 of the canonical encoding (sorted keys, no whitespace) of
-the document without the checksum, so any change to any byte is detected.
+the document without the checksum, so any change to its content is detected (layout
+whitespace is not content).
 
 A save writes the new document to ``backups/`` first and then replaces ``tasks.json``,
 each file by temp file + fsync + ``os.replace`` + fsync of the folder. The newest valid
@@ -23,7 +24,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,8 @@ import orjson
 from filelock import FileLock, Timeout
 
 from coditect.errors import (
-    CoditectError,
     ConflictError,
+    InvalidInputError,
     NotFoundError,
     StateCorruptedError,
     ValidationError,
@@ -157,10 +158,22 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()
+"""The mode a plain ``open()`` would give, rather than mkstemp's 0600."""
+TEMP_SUFFIX = ".tmp"
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old or the new file, never a mix."""
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
+        os.fchmod(fd, _FILE_MODE)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -200,14 +213,16 @@ class StateStore:
 
     @contextmanager
     def transaction(self) -> Iterator[LoadResult]:
-        """Lock, load, let the caller change the tasks, and save them when it returns.
+        """Lock, load, let the caller change the tasks, and save them when it returns
+        having changed something.
 
         An exception inside the block leaves the state file as it was.
         """
         with self.locked():
             loaded = self.load()
             yield loaded
-            self.save(loaded.orchestrator, loaded.revision + 1)
+            if loaded.orchestrator.modified:
+                self.save(loaded.orchestrator, loaded.revision + 1)
 
     # -- loading -------------------------------------------------------------------------
 
@@ -220,7 +235,11 @@ class StateStore:
                 return LoadResult(Orchestrator(), 0)
             return self._recover("the state file is missing")
         except OSError as exc:
-            raise CoditectError(f"cannot read {self.path}: {exc.strerror}") from exc
+            raise InvalidInputError(
+                f"cannot read {self.path}: {exc.strerror}",
+                "Check that the file is readable by you, or restore it from "
+                "`coditect state backups`.",
+            ) from exc
         try:
             with _gc_paused():
                 document, tasks = decode_state(data)
@@ -265,16 +284,20 @@ class StateStore:
 
     def save(self, orchestrator: Orchestrator, revision: int) -> Path:
         """Save durably; returns the backup written alongside."""
-        now = datetime.now(UTC)
-        with _gc_paused():
-            data = encode_state([t.to_dict() for t in orchestrator.tasks.values()], revision, now)
         with self.locked():
+            # Stamped under the lock, and after the newest backup even if the clock went
+            # back, so backup names sort in save order and pruning keeps the newest.
+            now = datetime.now(UTC)
+            with _gc_paused():
+                tasks = [t.to_dict() for t in orchestrator.tasks.values()]
+                data = encode_state(tasks, revision, now)
             self.dir.mkdir(parents=True, exist_ok=True)
             self.backups_dir.mkdir(exist_ok=True)
-            backup = self.backups_dir / f"{_stamp(now)}-r{revision:06d}.json"
+            backup = self.backups_dir / f"{_stamp(self._after_newest(now))}-r{revision:06d}.json"
             atomic_write(backup, data)
             atomic_write(self.path, data)
             self._prune()
+            self._remove_stale_temp_files()
         return backup
 
     def _backup_paths(self) -> list[Path]:
@@ -282,6 +305,23 @@ class StateStore:
         if not self.backups_dir.is_dir():
             return []
         return sorted(p for p in self.backups_dir.glob("*.json") if not p.name.startswith("."))
+
+    def _after_newest(self, now: datetime) -> datetime:
+        """``now``, or just after the newest backup's time if that is not earlier."""
+        paths = self._backup_paths()
+        if not paths:
+            return now
+        try:
+            newest = datetime.strptime(paths[-1].name[:23], _STAMP).replace(tzinfo=UTC)
+        except ValueError:  # not a name this store wrote
+            return now
+        return max(now, newest + timedelta(microseconds=1))
+
+    def _remove_stale_temp_files(self) -> None:
+        """Temp files left by a process killed mid-save; safe to remove under the lock."""
+        for folder in (self.dir, self.backups_dir):
+            for stale in folder.glob(f".*{TEMP_SUFFIX}"):
+                stale.unlink(missing_ok=True)
 
     def _prune(self) -> None:
         paths = self._backup_paths()
@@ -330,7 +370,8 @@ class StateStore:
                 older = [
                     b
                     for b in candidates
-                    if b.valid and (current.revision is None or b.revision != current.revision)
+                    if b.valid
+                    and (current.revision is None or (b.revision or 0) < current.revision)
                 ]
                 if not older:
                     raise NotFoundError("no earlier valid backup to roll back to")
@@ -343,5 +384,8 @@ class StateStore:
         return chosen, revision
 
 
+_STAMP = "%Y%m%dT%H%M%S.%fZ"
+
+
 def _stamp(moment: datetime) -> str:
-    return moment.strftime("%Y%m%dT%H%M%S.%fZ")
+    return moment.strftime(_STAMP)
