@@ -149,12 +149,14 @@ def test_sigkill_during_saves_loses_no_completed_save(tmp_path: Path) -> None:
     assert kills >= 10, f"only {kills} kills in {elapsed:.1f}s"
     assert in_flight_kills >= 1, "no kill landed while a save was in flight"
 
-    # Temp files a kill left behind are not backups and do not disturb the next save.
+    # Temp files a kill left behind are not backups; the next save removes them.
     store = StateStore(state_dir, keep_backups=KEEP)
     with store.transaction() as loaded:
         revision = loaded.revision
+        loaded.orchestrator.tasks.popitem()
     after = store.load()
     assert (after.revision, after.restored_from) == (revision + 1, None)
+    assert not list(state_dir.rglob("*.tmp"))
     assert store.verify().valid
     backups = store.backups()
     assert len(backups) == KEEP

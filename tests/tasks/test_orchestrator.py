@@ -739,13 +739,3 @@ def test_update_refuses_unknown_fields_and_changes_nothing() -> None:
     with pytest.raises(ValidationError, match="unknown task field bogus"):
         project.update("a", bogus=1)
     assert project.get("a").to_dict()["title"] == "A"
-    assert not project.modified
-
-
-def test_modified_tracks_changes() -> None:
-    project = Orchestrator([AgentTask(id="a", title="A")])
-    project.ready()
-    project.put([])
-    assert not project.modified
-    project.start("a")
-    assert project.modified

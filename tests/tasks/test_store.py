@@ -951,8 +951,9 @@ def test_a_transaction_that_changes_nothing_writes_nothing(tmp_path: Path) -> No
     after = (store.path.read_bytes(), sorted(p.name for p in store.backups_dir.iterdir()))
     assert after == before
     with store.transaction() as loaded:
-        loaded.orchestrator.cancel("t-a-1")
+        loaded.orchestrator.get("t-a-1").metadata["edited"] = "in place"
     assert store.load().revision == 2
+    assert store.load().orchestrator.get("t-a-1").metadata["edited"] == "in place"
 
 
 def test_a_save_removes_temp_files_left_by_a_killed_save(tmp_path: Path) -> None:

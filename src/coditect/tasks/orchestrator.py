@@ -93,8 +93,6 @@ class Orchestrator:
                 raise ConflictError(f"two tasks have the id {task.id}")
             self.tasks[task.id] = task
         self._graph: TaskGraph | None = None
-        self.modified = False
-        """Whether anything changed since this orchestrator was built."""
 
     # -- reading -------------------------------------------------------------------------
 
@@ -107,7 +105,6 @@ class Orchestrator:
 
     def _changed(self) -> None:
         self._graph = None
-        self.modified = True
 
     def get(self, task_id: str) -> AgentTask:
         try:

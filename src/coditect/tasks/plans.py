@@ -158,6 +158,7 @@ class _Open:
     item: PlanItem
     indent: int
     line: int
+    parent: _Open | None = None
     description: list[str] = field(default_factory=list)
     blanks: int = 0
 
@@ -193,11 +194,10 @@ def parse_markdown(text: str, source: str = "<tasklist>") -> list[PlanItem]:
             entry.item["section"] = section
             while stack and stack[-1].indent >= indent:
                 stack.pop()
-            if stack:
-                entry.item["_parent"] = stack[-1]
+            entry.parent = stack[-1] if stack else None
             stack.append(entry)
             items.append(entry)
-        elif items and raw.startswith((" ", "\t")) and len(raw) - len(raw.lstrip()) > 0:
+        elif items and raw[0] in " \t":  # an indented line: the description goes on
             last = items[-1]
             last.description.extend([""] * last.blanks)
             last.blanks = 0
@@ -225,7 +225,7 @@ def _parse_item(mark: str, rest: str, source: str, number: int) -> PlanItem:
             hint="Marks: [ ] pending, [x] completed, [>] in progress, [!] blocked, "
             "[-] cancelled, [f] failed.",
         )
-    item: PlanItem = {"status": MARKS[mark], "_line": number}
+    item: PlanItem = {"status": MARKS[mark]}
     meta = _META.search(rest)
     if meta:
         item.update(_parse_meta(meta.group(1), source, number))
@@ -266,11 +266,9 @@ def _finish_markdown(entries: list[_Open], source: str) -> list[PlanItem]:
         item.setdefault("estimated_hours", None)
         item.setdefault("tags", [])
     for entry in entries:  # a nested item is a sub-task: its parent depends on it
-        parent = entry.item.pop("_parent", None)
+        parent = entry.parent
         if parent is not None and entry.item["id"] not in parent.item["dependencies"]:
             parent.item["dependencies"].append(entry.item["id"])
-    for entry in entries:
-        entry.item.pop("_line", None)
     return [e.item for e in entries]
 
 

@@ -23,7 +23,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from pathlib import Path
@@ -62,6 +62,8 @@ class LoadResult:
 
     orchestrator: Orchestrator
     revision: int
+    saved: list[dict[str, Any]] = field(default_factory=list)
+    """The tasks as stored, so that a transaction can tell whether anything changed."""
     restored_from: Path | None = None
     damaged: Path | None = None
     problem: str = ""
@@ -213,16 +215,18 @@ class StateStore:
 
     @contextmanager
     def transaction(self) -> Iterator[LoadResult]:
-        """Lock, load, let the caller change the tasks, and save them when it returns
-        having changed something.
+        """Lock, load, let the caller change the tasks, and save them when it returns,
+        if they differ from what was loaded.
 
         An exception inside the block leaves the state file as it was.
         """
         with self.locked():
             loaded = self.load()
             yield loaded
-            if loaded.orchestrator.modified:
-                self.save(loaded.orchestrator, loaded.revision + 1)
+            with _gc_paused():
+                tasks = [t.to_dict() for t in loaded.orchestrator.tasks.values()]
+            if tasks != loaded.saved:
+                self._write(tasks, loaded.revision + 1)
 
     # -- loading -------------------------------------------------------------------------
 
@@ -243,7 +247,7 @@ class StateStore:
         try:
             with _gc_paused():
                 document, tasks = decode_state(data)
-                return LoadResult(Orchestrator(tasks), document["revision"])
+                return LoadResult(Orchestrator(tasks), document["revision"], document["tasks"])
         except StateCorruptedError as exc:
             return self._recover(exc.message)
 
@@ -253,7 +257,7 @@ class StateStore:
             try:
                 with _gc_paused():
                     document, tasks = decode_state(self.path.read_bytes())
-                return LoadResult(Orchestrator(tasks), document["revision"])
+                return LoadResult(Orchestrator(tasks), document["revision"], document["tasks"])
             except (OSError, StateCorruptedError):
                 pass
             for backup in reversed(self._backup_paths()):
@@ -266,7 +270,12 @@ class StateStore:
                 damaged = self._set_aside()
                 atomic_write(self.path, data)
                 return LoadResult(
-                    Orchestrator(tasks), document["revision"], backup, damaged, problem
+                    Orchestrator(tasks),
+                    document["revision"],
+                    document["tasks"],
+                    backup,
+                    damaged,
+                    problem,
                 )
         raise StateCorruptedError(
             f"{self.path}: {problem}, and no valid backup exists in {self.backups_dir}"
@@ -284,12 +293,16 @@ class StateStore:
 
     def save(self, orchestrator: Orchestrator, revision: int) -> Path:
         """Save durably; returns the backup written alongside."""
+        with _gc_paused():
+            tasks = [t.to_dict() for t in orchestrator.tasks.values()]
+        return self._write(tasks, revision)
+
+    def _write(self, tasks: list[dict[str, Any]], revision: int) -> Path:
         with self.locked():
             # Stamped under the lock, and after the newest backup even if the clock went
             # back, so backup names sort in save order and pruning keeps the newest.
             now = datetime.now(UTC)
             with _gc_paused():
-                tasks = [t.to_dict() for t in orchestrator.tasks.values()]
                 data = encode_state(tasks, revision, now)
             self.dir.mkdir(parents=True, exist_ok=True)
             self.backups_dir.mkdir(exist_ok=True)
