@@ -76,7 +76,8 @@ def as_dicts(tasks: list[AgentTask]) -> list[dict[str, Any]]:
 
 def seal(document: dict[str, Any]) -> bytes:
     """A state file for ``document`` with a correct checksum, computed independently of the
-    store: SHA-256 of the canonical (sorted keys, no whitespace) JSON without the checksum."""
+    store: SHA-256 of the canonical (sorted keys, no whitespace) JSON without the
+    checksum."""
     body = {k: v for k, v in document.items() if k != "checksum"}
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     body["checksum"] = "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
@@ -142,14 +143,17 @@ def test_encode_decode_round_trip() -> None:
 
 
 def test_checksum_is_sha256_of_the_canonical_encoding() -> None:
-    """The documented checksum: SHA-256 of the sorted-keys, no-whitespace JSON without
-    the checksum field, recomputed here with the standard library."""
+    """The documented checksum: SHA-256 of the sorted-keys, no-whitespace JSON
+    without the checksum field, recomputed here with the standard library; and the file
+    is exactly that encoding with the checksum line first."""
     data = encode_state(as_dicts(make_tasks("c")), 7, MOMENT)
     document = json.loads(data)
     body = {k: v for k, v in document.items() if k != "checksum"}
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
     assert document["checksum"] == "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    checksum_field = f'"checksum":"{document["checksum"]}",'
+    assert data.decode() == "{" + checksum_field + canonical[1:] + "\n"
 
 
 def test_decoding_does_not_depend_on_key_order_or_layout() -> None:
@@ -166,11 +170,11 @@ def test_decoding_does_not_depend_on_key_order_or_layout() -> None:
 
 
 def test_layout_bytes_are_not_content(initialised: StateStore) -> None:
-    """Bytes outside the content (indentation, the final newline) are not covered by the
+    """Bytes outside the content (whitespace, the final newline) are not covered by the
     checksum: changing them is not damage, and a load neither fails nor restores."""
     initialised.save(Orchestrator(make_tasks("l")), 2)
     original = initialised.path.read_bytes()
-    for changed in (original.replace(b"\n  ", b"\n\t", 1), original[:-1]):
+    for changed in (original.replace(b'",', b'",\n\t', 1), original[:-1]):
         assert changed != original
         initialised.path.write_bytes(changed)
 
@@ -210,7 +214,7 @@ DAMAGED_DOCUMENTS: dict[str, tuple[Callable[[], bytes], str]] = {
     ),
     "changed revision": (
         lambda: encode_state(as_dicts(make_tasks("d")), 5, MOMENT).replace(
-            b'"revision": 5', b'"revision": 6'
+            b'"revision":5', b'"revision":6'
         ),
         "checksum mismatch",
     ),
@@ -251,10 +255,23 @@ def test_decode_rejects_damaged_documents(case: str) -> None:
     make, expected = DAMAGED_DOCUMENTS[case]
 
     with pytest.raises(StateCorruptedError) as info:
-        decode_state(make())
+        decode_state(make(), strict=True)
 
     assert expected in info.value.message
     assert info.value.exit_code == ExitCode.CORRUPTED == 7
+    if case != "task with empty title":  # only strict decoding validates field values
+        with pytest.raises(StateCorruptedError):
+            decode_state(make())
+
+
+def test_a_resealed_invalid_task_loads_but_verify_reports_it(tmp_path: Path) -> None:
+    """Loading trusts what the checksum vouches for; ``state verify`` validates every field."""
+    (tmp_path / "tasks.json").write_bytes(_resealed(lambda d: d["tasks"][1].update(title="  ")))
+    store = StateStore(tmp_path)
+    assert [t.title for t in store.load().orchestrator.tasks.values()][1] == "  "
+    report = store.verify()
+    assert not report.valid
+    assert "title must not be empty" in report.problem
 
 
 def test_sealing_helper_matches_the_store() -> None:
