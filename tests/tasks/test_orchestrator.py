@@ -24,7 +24,6 @@ from coditect.tasks.orchestrator import (
     DeleteResult,
     Orchestrator,
     TaskFilter,
-    coerce_filter,
 )
 
 
@@ -700,38 +699,6 @@ def test_report_reflects_changes(project: Orchestrator) -> None:
     assert report.next is project.tasks["c"]
     assert report.failed == []
     assert [row["id"] for row in report.blocked] == ["e", "h", "i"]
-
-
-# -- coerce_filter --------------------------------------------------------------------------
-
-
-def test_coerce_filter() -> None:
-    assert coerce_filter({}) == TaskFilter()
-    keep = coerce_filter(
-        {"status": "IN_PROGRESS", "phase": "Testing", "priority": "low", "agent": "qa", "tag": "x"}
-    )
-    assert keep == TaskFilter(
-        status=Status.IN_PROGRESS,
-        phase=Phase.TESTING,
-        priority=Priority.LOW,
-        agent="qa",
-        tag="x",
-    )
-    assert coerce_filter({"status": None, "agent": None}) == TaskFilter()
-
-
-@pytest.mark.parametrize(
-    ("name", "choices"),
-    [
-        ("status", "pending, in_progress, blocked, completed, failed, cancelled"),
-        ("phase", "planning, design, development, testing, deployment, maintenance"),
-        ("priority", "critical, high, medium, low"),
-    ],
-)
-def test_coerce_filter_refuses_unknown_values(name: str, choices: str) -> None:
-    with pytest.raises(ValidationError, match=f"invalid {name} 'bogus'") as info:
-        coerce_filter({name: "bogus"})
-    assert info.value.hint == f"Choose one of: {choices}."
 
 
 def test_update_refuses_unknown_fields_and_changes_nothing() -> None:

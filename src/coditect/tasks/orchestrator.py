@@ -9,7 +9,7 @@ Every mutating method validates first and changes nothing when it raises.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -303,25 +303,3 @@ def _last_note(task: AgentTask) -> str:
         if entry.to_status is Status.BLOCKED:
             return entry.note
     return ""
-
-
-def coerce_filter(values: Mapping[str, str | None]) -> TaskFilter:
-    """A TaskFilter from option strings, with a clear error for unknown values."""
-
-    def pick(enum: Any, name: str) -> Any:
-        raw = values.get(name)
-        if raw is None:
-            return None
-        try:
-            return enum(raw.lower())
-        except ValueError:
-            choices = ", ".join(e.value for e in enum)
-            raise ValidationError(f"invalid {name} {raw!r}", f"Choose one of: {choices}.") from None
-
-    return TaskFilter(
-        status=pick(Status, "status"),
-        phase=pick(Phase, "phase"),
-        priority=pick(Priority, "priority"),
-        agent=values.get("agent"),
-        tag=values.get("tag"),
-    )

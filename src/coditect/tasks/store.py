@@ -1,13 +1,13 @@
 """Crash-safe task state: atomic writes, checksums, rotating backups, an inter-process lock.
 
-The state lives in ``.coditect/state/tasks.json``::
+The state lives in ``.coditect/state/tasks.json``, on one line::
 
-    {"schema_version": 1, "revision": 42, "saved_at": "...", "checksum": "sha256:…",
-     "tasks": [...]}
+    {"checksum":"sha256:…","revision":42,"saved_at":"…","schema_version":1,"tasks":[…]}
 
 ``checksum`` is the SHA-256 of the canonical encoding (sorted keys, no whitespace) of
 the document without the checksum, so any change to its content is detected (layout
-whitespace is not content).
+whitespace is not content). The file is written as exactly that encoding with the
+checksum put first, so a load can hash the bytes as read.
 
 A save writes the new document to ``backups/`` first and then replaces ``tasks.json``,
 each file by temp file + fsync + ``os.replace`` + fsync of the folder. The newest valid
@@ -23,7 +23,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from pathlib import Path
@@ -168,6 +168,12 @@ def decode_state(data: bytes, *, strict: bool = False) -> tuple[dict[str, Any], 
     return document, tasks
 
 
+def _decoded(data: bytes) -> LoadResult:
+    with _gc_paused():
+        document, tasks = decode_state(data)
+        return LoadResult(Orchestrator(tasks), document["revision"], document["tasks"])
+
+
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """Building thousands of objects triggers needless full collections; pause them."""
@@ -279,9 +285,7 @@ class StateStore:
                 "`coditect state backups`.",
             ) from exc
         try:
-            with _gc_paused():
-                document, tasks = decode_state(data)
-                return LoadResult(Orchestrator(tasks), document["revision"], document["tasks"])
+            return _decoded(data)
         except StateCorruptedError as exc:
             return self._recover(exc.message)
 
@@ -289,28 +293,18 @@ class StateStore:
         with self.locked():
             # Another process may have repaired the file while we waited for the lock.
             try:
-                with _gc_paused():
-                    document, tasks = decode_state(self.path.read_bytes())
-                return LoadResult(Orchestrator(tasks), document["revision"], document["tasks"])
+                return _decoded(self.path.read_bytes())
             except (OSError, StateCorruptedError):
                 pass
             for backup in reversed(self._backup_paths()):
                 data = backup.read_bytes()
                 try:
-                    with _gc_paused():
-                        document, tasks = decode_state(data)
+                    loaded = _decoded(data)
                 except StateCorruptedError:
                     continue
                 damaged = self._set_aside()
                 atomic_write(self.path, data)
-                return LoadResult(
-                    Orchestrator(tasks),
-                    document["revision"],
-                    document["tasks"],
-                    backup,
-                    damaged,
-                    problem,
-                )
+                return replace(loaded, restored_from=backup, damaged=damaged, problem=problem)
         raise StateCorruptedError(
             f"{self.path}: {problem}, and no valid backup exists in {self.backups_dir}"
         )
