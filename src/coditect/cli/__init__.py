@@ -87,8 +87,6 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         exit_with_error(exc.message, exc.hint, int(exc.exit_code))
-    except typer.Exit as exc:
-        raise SystemExit(exc.exit_code) from None
     except typer.TyperException as exc:  # click's usage errors: bad option, missing argument
         show = getattr(exc, "show", None)
         if type(exc).__name__ == "NoArgsIsHelpError" and show is not None:
@@ -99,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         exit_with_error(
             exc.format_message(), f"Run `{command} --help` to see how it is used.", exc.exit_code
         )
-    except (KeyboardInterrupt, typer.Abort):
+    except (KeyboardInterrupt, typer.Abort):  # Abort: end of input at a prompt
         exit_with_error("interrupted", code=ExitCode.INTERRUPTED)
     except Exception as exc:
         if debug:
@@ -111,6 +109,8 @@ def main(argv: list[str] | None = None) -> None:
             "run again with --debug to see them here.",
             ExitCode.INTERNAL,
         )
-    if result == ExitCode.INTERRUPTED:  # Typer turns Ctrl-C in a command into a bare 130
+    # Without standalone mode Typer returns exit codes (typer.Exit) rather than raising,
+    # and turns Ctrl-C inside a command into a bare 130.
+    if result == ExitCode.INTERRUPTED:
         exit_with_error("interrupted", code=ExitCode.INTERRUPTED)
     raise SystemExit(result if isinstance(result, int) else 0)
