@@ -179,7 +179,7 @@ def parse_markdown(text: str, source: str = "<tasklist>") -> list[PlanItem]:
         checkbox = _CHECKBOX.match(line)
         if heading and not line.startswith(" "):
             level, title = len(heading.group(1)), heading.group(2)
-            named = _phase_of_heading(title)
+            named = _phase_of_heading(title) if level <= 2 else None
             if named is not None:
                 phase, section = named, ""
             elif level > 1:
