@@ -49,6 +49,7 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(text, children, max_size=4),
     max_leaves=8,
 )
+names = st.from_regex(r"[^\s,{}=]+", fullmatch=True)  # agents and tags
 transitions = st.fixed_dictionaries(
     {
         "at": moments.map(datetime.isoformat),
@@ -67,7 +68,7 @@ def task_dicts(draw: st.DrawFn, task_id: str, earlier: list[str]) -> dict[str, A
         "id": task_id,
         "title": draw(non_blank),
         "description": draw(text),
-        "agent": draw(st.none() | non_blank),
+        "agent": draw(st.none() | names),
         "priority": draw(st.sampled_from([p.value for p in Priority])),
         "phase": draw(st.sampled_from([p.value for p in Phase])),
         "status": draw(st.sampled_from([s.value for s in Status])),
@@ -81,7 +82,7 @@ def task_dicts(draw: st.DrawFn, task_id: str, earlier: list[str]) -> dict[str, A
         "success_criteria": draw(st.lists(text, max_size=2)),
         "acceptance": draw(st.none() | non_blank),
         "commands": draw(st.lists(text, max_size=2)),
-        "tags": draw(st.lists(text, max_size=2)),
+        "tags": draw(st.lists(names, max_size=2)),
         "output_files": draw(st.lists(text, max_size=2)),
         "notes": draw(text),
         "section": draw(text),

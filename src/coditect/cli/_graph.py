@@ -45,21 +45,20 @@ def as_json(project: Orchestrator, include_done: bool) -> None:
 
 
 def text(project: Orchestrator, include_done: bool) -> None:
-    from rich.markup import escape
-
     graph = project.graph
     waves = graph.waves(include_done=include_done)
     if not waves:
         out("No work left." if not include_done else "No tasks.")
         return
     for number, wave in enumerate(waves, start=1):
-        out(f"[bold]Wave {number}[/] ({len(wave)} task{'s' if len(wave) != 1 else ''})")
+        plural = "s" if len(wave) != 1 else ""
+        out(f"[bold]Wave {number}[/] ({len(wave)} task{plural})", markup=True)
         for task_id in wave:
             task = project.tasks[task_id]
-            out(f"  {task_id}  {escape(f'[{task.status.value}]')}  {escape(task.title)}")
+            out(f"  {task_id}  [{task.status.value}]  {task.title}")
     path = graph.critical_path
     if path.ids:
-        out(f"\n[bold]Critical path[/] ({path.hours:g}h): " + " → ".join(path.ids))
+        out(f"\n[bold]Critical path[/] ({path.hours:g}h): " + " → ".join(path.ids), markup=True)
 
 
 def _node_id(task_id: str) -> str:

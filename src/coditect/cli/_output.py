@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["emit_json", "exit_with_error", "is_plain", "out", "print_table", "warn"]
+__all__ = ["emit_json", "escape", "exit_with_error", "is_plain", "out", "print_table", "warn"]
 
 
 _PLAIN_WIDTH = 10_000
@@ -37,16 +37,24 @@ def _console(stderr: bool = False) -> Console:
     )
 
 
-def out(text: str = "") -> None:
-    """Print one line (or block) of Rich markup to stdout."""
-    _console().print(text)
+def out(text: str = "", *, markup: bool = False) -> None:
+    """Print a line to stdout. Text is shown as it is unless ``markup`` is set, and then
+    every piece of user data in it must have gone through ``escape``."""
+    _console().print(text, markup=markup)
+
+
+def escape(text: str) -> str:
+    """``text`` made safe to embed in Rich markup."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def warn(message: str, hint: str = "") -> None:
     console = _console(stderr=True)
-    console.print(f"[yellow]warning:[/] {message}", markup=True)
+    console.print(f"[yellow]warning:[/] {escape(message)}")
     if hint:
-        console.print(f"[dim]hint:[/] {hint}")
+        console.print(f"[dim]hint:[/] {escape(hint)}")
 
 
 def emit_json(data: Any) -> None:
@@ -61,6 +69,7 @@ def print_table(
 ) -> None:
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     plain = is_plain()
     table = Table(
@@ -72,8 +81,8 @@ def print_table(
     )
     for column in columns:
         table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*("" if value is None else str(value) for value in row))
+    for row in rows:  # cells are data, never markup
+        table.add_row(*(Text("" if value is None else str(value)) for value in row))
     console = _console()
     if plain:  # for programs: no padding after the last column
         with console.capture() as captured:
@@ -85,8 +94,6 @@ def print_table(
 
 def exit_with_error(message: str, hint: str = "", code: int = 1) -> NoReturn:
     """Print ``error: message`` and an optional hint to stderr, then exit with ``code``."""
-    from rich.markup import escape
-
     console = _console(stderr=True)
     console.print(f"[bold red]error:[/] {escape(message)}")
     if hint:

@@ -27,9 +27,7 @@ def report(
     elif markdown:
         print(to_markdown(summary))
     else:
-        from rich.markup import escape
-
-        out(escape(to_markdown(summary)))
+        out(to_markdown(summary))
 
 
 def _counts(counts: dict[str, int]) -> str:

@@ -167,7 +167,7 @@ def list_tasks(
 @app.command()
 def show(task_id: TaskId, as_json: Json = False) -> None:
     """Show one task with its whole history."""
-    from coditect.cli._output import emit_json, out, print_table
+    from coditect.cli._output import emit_json, escape, out, print_table
     from coditect.cli._project import reading
 
     project = reading()
@@ -181,7 +181,8 @@ def show(task_id: TaskId, as_json: Json = False) -> None:
         if value in (None, "", [], {}) and key not in ("status", "attempts"):
             continue
         shown = ", ".join(map(str, value)) if isinstance(value, list) else value
-        out(f"[bold]{key}[/]: {shown}" if "\n" not in str(shown) else f"[bold]{key}[/]:\n{shown}")
+        gap = "\n" if "\n" in str(shown) else " "
+        out(f"[bold]{key}[/]:{gap}{escape(str(shown))}", markup=True)
     print_table(
         ["at", "from", "to", "note"],
         [[h["at"], h["from"] or "", h["to"], h["note"]] for h in history],
@@ -326,7 +327,7 @@ def next_task(
     as_json: Json = False,
 ) -> None:
     """The one task to do next (exit 3 if nothing is ready)."""
-    from coditect.cli._output import emit_json, out
+    from coditect.cli._output import emit_json, escape, out
     from coditect.cli._project import reading
     from coditect.errors import NotFoundError
 
@@ -339,7 +340,7 @@ def next_task(
         emit_json(task.to_dict())
         return
     hours = "" if task.estimated_hours is None else f", {task.estimated_hours:g}h"
-    out(f"[bold]{task.id}[/]  {task.title}")
+    out(f"[bold]{task.id}[/]  {escape(task.title)}", markup=True)
     out(f"  {task.priority.value} · {task.phase.value}{hours} · agent: {task.agent or '-'}")
     if task.description:
         out(f"  {task.description}")

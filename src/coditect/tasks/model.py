@@ -86,6 +86,7 @@ FORCED_TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.COMPLETED: frozenset({Status.PENDING}),
 }
 
+_NAME = re.compile(r"[^\s,{}=]+")
 _ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _ID_ALPHABET = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "abcdefghjkmnpqrstvwxyz0123456789")
 
@@ -213,8 +214,40 @@ class AgentTask:
             value = getattr(self, name)
             if value is not None and value.utcoffset() is None:
                 raise ValidationError(f"task {self.id}: {name} must be timezone-aware")
+        self._check_types()
         if self.id in self.dependencies:
             raise DependencyError(f"task {self.id} cannot depend on itself")
+
+    def _check_types(self) -> None:
+        def refuse(name: str, what: str) -> None:
+            value = getattr(self, name)
+            raise ValidationError(f"task {self.id}: {name} must be {what}, not {value!r}")
+
+        for name in ("description", "notes", "section"):
+            if not isinstance(getattr(self, name), str):
+                refuse(name, "text")
+        for name in ("acceptance", "error"):
+            if not isinstance(getattr(self, name), str | None):
+                refuse(name, "text")
+        for name in self.LIST_FIELDS:
+            value = getattr(self, name)
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                refuse(name, "a list of text")
+        # Agents and tags are names: a tasklist writes them as agent=x tags=a,b.
+        for name, values in (
+            ("agent", [self.agent] if self.agent is not None else []),
+            ("tags", self.tags),
+        ):
+            if not all(isinstance(v, str) and _NAME.fullmatch(v) for v in values):
+                refuse(name, "a name without spaces, commas or braces")
+        if not isinstance(self.metadata, dict):
+            refuse("metadata", "an object")
+        if (
+            isinstance(self.attempts, bool)
+            or not isinstance(self.attempts, int)
+            or (self.attempts < 0)
+        ):
+            refuse("attempts", "a whole number ≥ 0")
 
     @property
     def is_done(self) -> bool:
