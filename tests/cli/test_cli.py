@@ -852,3 +852,12 @@ def test_ctrl_c_while_waiting_for_the_lock_exits_130(project_dir: Path) -> None:
     assert err.splitlines() == ["error: interrupted"]
     assert out == ""
     assert tasks_of(project_dir) == {}
+
+
+@pytest.mark.parametrize("title", ["Fix [/] bug", "[wip] Refactor [x] marks", "See [bold]x[/]"])
+def test_titles_that_look_like_markup_are_shown_as_written(
+    project_dir: Path, cli: Run, title: str
+) -> None:
+    cli("task", "add", title, "--id", "m", "--description", title)
+    for args in (("task", "list"), ("task", "next"), ("task", "show", "m"), ("task", "graph")):
+        assert title in cli(*args).out, args

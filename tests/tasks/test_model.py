@@ -577,3 +577,26 @@ def test_construction_normalises_repeats_and_empty_strings() -> None:
     assert task.agent is None
     assert task.acceptance is None
     assert AgentTask.from_dict(task.to_dict()) == task
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("description", 5),
+        ("notes", None),
+        ("section", ["a"]),
+        ("acceptance", 3),
+        ("tags", "abc"),
+        ("tags", ["two words"]),
+        ("tags", ["a,b"]),
+        ("agent", 7),
+        ("agent", "back end"),
+        ("commands", ["ok", 1]),
+        ("metadata", []),
+        ("attempts", -1),
+        ("attempts", True),
+    ],
+)
+def test_fields_of_the_wrong_type_are_refused(field: str, value: Any) -> None:
+    with pytest.raises(ValidationError, match=f"task a: {field} must be"):
+        AgentTask(id="a", title="A", **{field: value})

@@ -811,3 +811,53 @@ def test_a_description_with_a_checkbox_round_trips() -> None:
     project = Orchestrator([AgentTask(id="a", title="A", description="Steps:\n- [ ] one")])
     back = imported(parse_markdown(export_markdown(project.tasks.values())))
     assert list(back.tasks) == ["a"]
+
+
+# -- review findings: format choice, duplicate ids, edited exports, failure notes -------------
+
+
+def test_a_markdown_file_is_markdown_whatever_its_first_character() -> None:
+    badge = b"[![CI](https://example.invalid/ci.svg)](https://example.invalid)\n- [ ] A {id=a}\n"
+    assert [i["id"] for i in parse_plan(badge, "README.md")] == ["a"]
+    assert [i["id"] for i in parse_plan(b'{"tasks": [{"id": 3, "title": "T"}]}', "plan")] == ["3"]
+
+
+def test_task_master_ids_used_twice_are_refused() -> None:
+    text = (
+        '{"tasks": [{"id": 1, "title": "A"}, {"id": 2, "title": "C",'
+        ' "subtasks": [{"id": 1, "title": "s"}]}, {"id": "2.1", "title": "D"}]}'
+    )
+    with pytest.raises(PlanFormatError, match=r"ids used more than once: 2\.1"):
+        parse_taskmaster(text, "tasks.json")
+
+
+def test_an_edited_task_master_export_wins_over_the_exact_values() -> None:
+    project = Orchestrator(
+        [
+            AgentTask(id="a", title="A", priority=Priority.CRITICAL),
+            AgentTask(id="b", title="B", success_criteria=["one", "two"]),
+        ]
+    )
+    project.start("b")
+    project.fail("b", "boom")
+    document = export_taskmaster(project.tasks.values())
+    untouched = {i["id"]: i for i in parse_taskmaster(orjson.dumps(document), "tm.json")}
+    assert untouched["a"]["priority"] is Priority.CRITICAL
+    assert untouched["b"]["status"] is Status.FAILED
+    assert untouched["b"]["success_criteria"] == ["one", "two"]
+    first, second = document["master"]["tasks"]
+    first["priority"] = "low"
+    second["status"] = "done"
+    second["testStrategy"] = "one"
+    edited = {i["id"]: i for i in parse_taskmaster(orjson.dumps(document), "tm.json")}
+    assert edited["a"]["priority"] is Priority.LOW
+    assert edited["b"]["status"] is Status.COMPLETED
+    assert edited["b"]["success_criteria"] == ["one"]
+
+
+def test_a_task_imported_as_failed_says_so_in_its_error() -> None:
+    project = Orchestrator()
+    merge_plan(project, parse_markdown("- [f] A {id=a}\n"))
+    task = project.get("a")
+    assert task.error == "marked failed in the plan"
+    assert task.history[-1].note == "plan import"

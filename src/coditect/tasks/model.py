@@ -273,8 +273,10 @@ class AgentTask:
             )
         self.record(to, note)
 
-    def record(self, to: Status, note: str = "") -> None:
-        """Set the status without the state machine (imports, repairs), keeping history."""
+    def record(self, to: Status, note: str = "", *, error: str | None = None) -> None:
+        """Set the status without the state machine (imports, repairs), keeping history.
+
+        A failure keeps ``error``, else the note, as the task's error."""
         now = utcnow()
         if to is Status.IN_PROGRESS:
             self.started_at = now
@@ -283,7 +285,7 @@ class AgentTask:
         elif to is Status.COMPLETED:
             self.completed_at = now
         elif to is Status.FAILED:
-            self.error = note or self.error or "failed"
+            self.error = error or note or self.error or "failed"
         elif to is Status.PENDING:
             self.completed_at = None
         self.history.append(Transition(now, self.status, to, note))

@@ -40,6 +40,8 @@ PlanItem = dict[str, Any]
 """The fields of one task that a plan file states, always with ``id`` and ``title``."""
 
 IMPORT_NOTE = "plan import"
+IMPORTED_FAILURE = "marked failed in the plan"
+MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 
 # -- Markdown -----------------------------------------------------------------------------
 
@@ -363,6 +365,14 @@ def parse_taskmaster(
     if renamed:
         for item in items:
             item["dependencies"] = [renamed.get(d, d) for d in item["dependencies"]]
+    ids = [item["id"] for item in items]
+    if len(set(ids)) < len(ids):
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        raise PlanFormatError(
+            f"ids used more than once: {', '.join(twice)}",
+            source=source,
+            hint="Each task and sub-task needs its own id (sub-task 2 of task 5 is 5.2).",
+        )
     return items
 
 
@@ -463,9 +473,23 @@ def _taskmaster_fields(raw: dict[str, Any], task_id: str, inherited: Any) -> Pla
         for key in ("agent", "estimated_hours", "tags", "section"):
             if key in extra:
                 item[key] = extra[key]
-        for key, kind in (("status", Status), ("priority", Priority), ("phase", Phase)):
-            if key in extra:
-                item[key] = _enum(kind, extra[key], key)
+        if "phase" in extra:
+            item["phase"] = _enum(Phase, extra["phase"], "phase")
+        # The exact values ride along for what Task Master cannot say (failed, critical,
+        # several criteria); where someone edited the Task Master field since, it wins.
+        if "status" in extra:
+            exact = _enum(Status, extra["status"], "status")
+            if STATUS_TO_TASKMASTER[exact] == status_text:
+                item["status"] = exact
+        if "priority" in extra and priority:
+            exact = _enum(Priority, extra["priority"], "priority")
+            if PRIORITY_TO_TASKMASTER[exact] == str(priority).lower():
+                item["priority"] = exact
+        criteria = extra.get("success_criteria")
+        if isinstance(criteria, list) and "\n".join(map(str, criteria)) == (
+            raw.get("testStrategy") or ""
+        ):
+            item["success_criteria"] = criteria
     return item
 
 
@@ -510,6 +534,7 @@ def export_taskmaster(tasks: Iterable[AgentTask], tag: str = "master") -> dict[s
                 "estimated_hours": t.estimated_hours,
                 "tags": t.tags,
                 "section": t.section,
+                "success_criteria": t.success_criteria,
             },
         }
         for t in task_list
@@ -523,8 +548,8 @@ def export_taskmaster(tasks: Iterable[AgentTask], tag: str = "master") -> dict[s
 
 def parse_plan(data: bytes, source: str, *, tag: str | None = None) -> list[PlanItem]:
     """Items of a plan file; JSON is read as Task Master, anything else as a tasklist."""
-    stripped = data.lstrip()
-    if source.endswith(".json") or stripped.startswith((b"{", b"[")):
+    suffix = Path(source).suffix.lower()
+    if suffix == ".json" or (suffix not in MARKDOWN_SUFFIXES and data.lstrip().startswith(b"{")):
         return parse_taskmaster(data, source, tag)
     if tag is not None:
         raise PlanFormatError("--tag applies to Task Master files only", source=source)
@@ -570,7 +595,7 @@ def merge_plan(orchestrator: Orchestrator, items: list[PlanItem]) -> MergeResult
             task = AgentTask(**fields)
             task.history.append(Transition(task.created_at, None, Status.PENDING, IMPORT_NOTE))
             if status is not Status.PENDING:
-                task.record(status, IMPORT_NOTE)
+                task.record(status, IMPORT_NOTE, error=IMPORTED_FAILURE)
             added.append(task.id)
         else:
             current = {k: getattr(existing, k) for k in fields}
@@ -579,7 +604,7 @@ def merge_plan(orchestrator: Orchestrator, items: list[PlanItem]) -> MergeResult
                 continue
             task = replace(existing, **fields, history=list(existing.history))
             if status is not existing.status:
-                task.record(status, IMPORT_NOTE)
+                task.record(status, IMPORT_NOTE, error=IMPORTED_FAILURE)
             updated.append(task.id)
         staged[task.id] = task
     orchestrator.put(staged.values())
