@@ -63,3 +63,10 @@ def test_unreadable_config_is_an_error(tmp_path: Path) -> None:
     project.config_file.mkdir()
     with pytest.raises(ValidationError, match="cannot read"):
         load_config(project)
+
+
+def test_a_config_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
+    project = _project(tmp_path, None)
+    project.config_file.write_bytes(b'[state]\nbackups = "\xff"\n')
+    with pytest.raises(ValidationError, match=r"config\.toml"):
+        load_config(project)

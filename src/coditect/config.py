@@ -71,7 +71,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(handle)
     except FileNotFoundError:
         return {}
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ValidationError(f"{path}: {exc}", "Fix the TOML syntax in that file.") from exc
     except OSError as exc:
         raise ValidationError(f"cannot read {path}: {exc.strerror}") from exc

@@ -687,7 +687,7 @@ def test_state_verify_of_a_damaged_file_exits_7(planned: Path, cli: Run) -> None
     result = cli("state", "verify", code=7)
     assert result.out.strip() == "backups: 2 valid of 2"
     assert result.err.startswith("error: ") and "checksum mismatch" in result.err
-    assert "hint: Any coditect command restores" in result.err
+    assert "hint: `coditect state backups` lists the backups" in result.err
     as_json = cli("state", "verify", "--json", code=7)
     assert as_json.json()["state"]["valid"] is False
     assert b"Build the APX" in state.read_bytes()  # verify reports; it does not repair

@@ -389,8 +389,8 @@ def test_backup_names_ignore_foreign_files(initialised: StateStore) -> None:
     (initialised.backups_dir / "zz-notes.json").write_text("{}")
     initialised.save(Orchestrator(make_tasks("n")), 2)
 
-    assert initialised.backups()[1].path.read_bytes() == initialised.path.read_bytes()
-    assert not initialised.backups()[0].valid
+    assert "zz-notes.json" not in [b.path.name for b in initialised.backups()]
+    assert initialised.backups()[0].path.read_bytes() == initialised.path.read_bytes()
     initialised.path.write_bytes(b"")
     assert dicts(initialised.load().orchestrator) == as_dicts(make_tasks("n"))
 
@@ -804,8 +804,8 @@ def test_backups_lists_newest_first_and_reports_problems(saved: StateStore) -> N
     assert "checksum mismatch" in backups[1].problem
 
 
-def test_backups_reports_an_unreadable_backup(saved: StateStore) -> None:
-    (saved.backups_dir / "30000101T000000.000000Z-r999999.json").mkdir()
+def test_backups_reports_a_damaged_backup(saved: StateStore) -> None:
+    (saved.backups_dir / "30000101T000000.000000Z-r999999.json").write_bytes(b"\x00garbage")
 
     first = saved.backups()[0]
 
@@ -989,3 +989,15 @@ def test_state_files_get_the_mode_a_plain_open_would_give(tmp_path: Path) -> Non
     os.umask(mask)
     StateStore(tmp_path).save(Orchestrator(make_tasks("a")), 1)
     assert (tmp_path / "tasks.json").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_files_of_other_names_in_backups_are_not_backups(tmp_path: Path) -> None:
+    store = StateStore(tmp_path)
+    store.save(Orchestrator(make_tasks("a")), 1)
+    (store.backups_dir / "mybackup.json").write_bytes(store.path.read_bytes())
+    (store.backups_dir / "99991231T235959.999999Z-r000009.json").mkdir()
+    store.path.write_bytes(b"damaged")
+    loaded = store.load()
+    assert loaded.restored_from is not None
+    assert loaded.restored_from.name.endswith("-r000001.json")
+    assert [b.path.name for b in store.backups()] == [loaded.restored_from.name]

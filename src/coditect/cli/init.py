@@ -39,6 +39,14 @@ def init(
     try:
         for folder in (project.dir, project.state_dir, project.logs_dir, project.dir / "agents"):
             folder.mkdir(parents=True, exist_ok=True)
+        if not project.config_file.exists():
+            title = name or project.root.name
+            project.config_file.write_text(CONFIG_TEMPLATE.format(name=json.dumps(title)))
+        store = StateStore(project.state_dir)
+        with store.locked():
+            created_state = not store.path.exists() and not store.backups()
+            if created_state:
+                store.save(Orchestrator(), 1)
     except OSError as exc:
         from coditect.errors import InvalidInputError
 
@@ -46,15 +54,9 @@ def init(
             f"cannot create {exc.filename}: {exc.strerror}",
             "Give a folder (new or existing) that you can write to.",
         ) from exc
-    if not project.config_file.exists():
-        title = name or project.root.name
-        project.config_file.write_text(CONFIG_TEMPLATE.format(name=json.dumps(title)))
-    store = StateStore(project.state_dir)
-    with store.locked():
-        if not store.path.exists() and not store.backups():
-            store.save(Orchestrator(), 1)
     if existed:
-        out(f"Already a CODITECT project: {project.dir} (nothing changed).")
+        changed = "an empty task state was created" if created_state else "nothing changed"
+        out(f"Already a CODITECT project: {project.dir} ({changed}).")
     else:
         out(f"Initialised a CODITECT project in {project.dir}")
         out('Next: `coditect plan import tasklist.md` or `coditect task add "First task"`.')

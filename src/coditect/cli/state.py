@@ -29,8 +29,8 @@ def verify(as_json: Json = False) -> None:
     if not state.valid:
         raise StateCorruptedError(
             f"{store.path}: {state.problem}",
-            "Any coditect command restores the newest valid backup automatically; "
-            "`coditect state rollback` picks one.",
+            "`coditect state backups` lists the backups; `coditect state rollback` "
+            "restores the one before the current state, or the one you name.",
         )
     if not as_json:
         out(f"state: ok — revision {state.revision}, {state.tasks} tasks, saved {state.saved_at}")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -297,10 +298,10 @@ class StateStore:
             except (OSError, StateCorruptedError):
                 pass
             for backup in reversed(self._backup_paths()):
-                data = backup.read_bytes()
                 try:
+                    data = backup.read_bytes()
                     loaded = _decoded(data)
-                except StateCorruptedError:
+                except (OSError, StateCorruptedError):
                     continue
                 damaged = self._set_aside()
                 atomic_write(self.path, data)
@@ -342,10 +343,13 @@ class StateStore:
         return backup
 
     def _backup_paths(self) -> list[Path]:
-        """Backups, oldest first (names start with a sortable UTC timestamp)."""
+        """Backups, oldest first (names start with a sortable UTC timestamp); files of
+        other names in the folder are not backups."""
         if not self.backups_dir.is_dir():
             return []
-        return sorted(p for p in self.backups_dir.glob("*.json") if not p.name.startswith("."))
+        return sorted(
+            p for p in self.backups_dir.iterdir() if _BACKUP_NAME.fullmatch(p.name) and p.is_file()
+        )
 
     def _after_newest(self, now: datetime) -> datetime:
         """``now``, or just after the newest backup's time if that is not earlier."""
@@ -426,6 +430,7 @@ class StateStore:
 
 
 _STAMP = "%Y%m%dT%H%M%S.%fZ"
+_BACKUP_NAME = re.compile(r"\d{8}T\d{6}\.\d{6}Z-r\d+\.json")
 
 
 def _stamp(moment: datetime) -> str:
