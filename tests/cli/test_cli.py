@@ -361,7 +361,7 @@ def test_each_lifecycle_command_prints_the_task(planned: Path, cli: Run) -> None
     [
         (("task", "start", "ui"), 4, ("dependencies not completed: api", "task ready")),
         (("task", "complete", "docs"), 4, ("needs --force",)),
-        (("task", "complete", "spec"), 4, ("spec is completed", "final")),
+        (("task", "complete", "spec"), 4, ("spec is completed", "with --force: pending")),
         (("task", "retry", "api"), 4, ("only failed or cancelled tasks retry",)),
         (("task", "fail", "api", "--error", "  "), 4, ("needs an error message",)),
         (("task", "cancel", "spec"), 4, ("cannot become cancelled",)),

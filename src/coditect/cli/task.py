@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Add, inspect, change and move tasks.", no_args_is_help=True)
 
 TaskId = Annotated[str, typer.Argument(help="The task's id.", metavar="ID", show_default=False)]
-Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON (documented field names).")]
 Note = Annotated[str, typer.Option("--note", "-n", help="A note for the task's history.")]
 PhaseOpt = Annotated[Phase | None, typer.Option(help="Only this phase.")]
 PriorityOpt = Annotated[Priority | None, typer.Option(help="Only this priority.")]

@@ -269,7 +269,8 @@ class AgentTask:
         if to not in TRANSITIONS[self.status] and not force:
             raise TransitionError(
                 f"task {self.id} is {self.status.value}; making it {to.value} needs --force",
-                "Start the task first, or pass --force if the work is really done.",
+                "Pass --force if you mean it"
+                + (": the task was never started." if to is Status.COMPLETED else "."),
             )
         self.record(to, note)
 
@@ -403,9 +404,11 @@ class AgentTask:
 
 def _transition_hint(status: Status) -> str:
     targets = sorted(s.value for s in TRANSITIONS[status])
-    if not targets:
-        return f"A {status.value} task is final."
-    return f"From {status.value} a task can become: " + ", ".join(targets) + "."
+    forced = sorted(s.value for s in FORCED_TRANSITIONS.get(status, ()))
+    options = ", ".join(targets) or "nothing"
+    if forced:
+        options += " (with --force: " + ", ".join(forced) + ")"
+    return f"From {status.value} a task can become: {options}."
 
 
 def _parse_time(value: Any, name: str) -> datetime | None:
