@@ -7,7 +7,7 @@ from itertools import pairwise
 import pytest
 
 from coditect.errors import CycleError, DependencyError
-from coditect.tasks.graph import DEFAULT_HOURS, CriticalPath, TaskGraph, validate_dependencies
+from coditect.tasks.graph import DEFAULT_HOURS, CriticalPath, TaskGraph
 from coditect.tasks.model import AgentTask, Priority, Status
 
 
@@ -51,7 +51,7 @@ def assert_real_cycle(g: TaskGraph, cycle: list[str]) -> None:
 def test_check_accepts_a_dag_and_an_empty_graph() -> None:
     graph().check()
     graph(t("a"), t("b", "a"), t("c", "a", "b"), t("d")).check()
-    validate_dependencies({"a": t("a"), "b": t("b", "a")})
+    TaskGraph({"a": t("a"), "b": t("b", "a")}).check()
 
 
 def test_a_task_may_depend_on_a_later_task() -> None:
@@ -67,7 +67,7 @@ def test_unknown_dependency() -> None:
     assert type(info.value) is DependencyError
     assert "Add that task first" in info.value.hint
     with pytest.raises(DependencyError, match="unknown task zz"):
-        validate_dependencies(g.tasks)
+        TaskGraph(g.tasks).check()
 
 
 def test_unknown_dependency_keeps_the_known_edges() -> None:
@@ -143,7 +143,7 @@ def test_one_of_two_disjoint_cycles_is_reported() -> None:
 
 def test_cycle_error_is_a_dependency_error() -> None:
     with pytest.raises(DependencyError):
-        validate_dependencies({"a": t("a", "b"), "b": t("b", "a")})
+        TaskGraph({"a": t("a", "b"), "b": t("b", "a")}).check()
 
 
 # -- structure ------------------------------------------------------------------------------

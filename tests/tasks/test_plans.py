@@ -861,3 +861,15 @@ def test_a_task_imported_as_failed_says_so_in_its_error() -> None:
     task = project.get("a")
     assert task.error == "marked failed in the plan"
     assert task.history[-1].note == "plan import"
+
+
+def test_headings_keep_a_trailing_hash_and_descriptions_their_indentation() -> None:
+    project = Orchestrator(
+        [AgentTask(id="a", title="A", section="C#", description="Steps:\n    indented\nend")]
+    )
+    back = Orchestrator()
+    merge_plan(back, parse_markdown(export_markdown(project.tasks.values())))
+    assert back.get("a").section == "C#"
+    assert back.get("a").description == "Steps:\n    indented\nend"
+    closed = parse_markdown("## Backend ##\n- [ ] B {id=b}\n")
+    assert closed[0]["section"] == "Backend"

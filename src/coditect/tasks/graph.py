@@ -15,7 +15,7 @@ from functools import cached_property
 from coditect.errors import CycleError, DependencyError
 from coditect.tasks.model import AgentTask, Status
 
-__all__ = ["DEFAULT_HOURS", "CriticalPath", "TaskGraph", "validate_dependencies"]
+__all__ = ["DEFAULT_HOURS", "CriticalPath", "TaskGraph"]
 
 DEFAULT_HOURS = 1.0
 
@@ -28,11 +28,6 @@ class CriticalPath:
 
     ids: list[str]
     hours: float
-
-
-def validate_dependencies(tasks: Mapping[str, AgentTask]) -> None:
-    """Raise unless every dependency names another known task and there is no cycle."""
-    TaskGraph(tasks).check()
 
 
 class TaskGraph:

@@ -10,6 +10,7 @@ acceptance, history, ...) are left as they are. The syntax is documented in
 from __future__ import annotations
 
 import re
+import textwrap
 from base64 import b32encode
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -83,7 +84,7 @@ PHASE_WORDS: dict[str, Phase] = {
 }
 META_KEYS = ("id", "agent", "priority", "phase", "hours", "after", "tags")
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")  # "## C#" keeps its #
 _CHECKBOX = re.compile(r"^(\s*)[-*+]\s+\[(.?)\](.*)$")
 _META = re.compile(r"\s*\{([^{}]*)\}\s*$")
 _PHASE_HEADING = re.compile(r"^(?:phase\s+[\w.]+\s*[:.\-–—]\s*)?([a-z]+)\s*$", re.IGNORECASE)
@@ -203,7 +204,7 @@ def parse_markdown(text: str, source: str = "<tasklist>") -> list[PlanItem]:
             last = items[-1]
             last.description.extend([""] * last.blanks)
             last.blanks = 0
-            last.description.append(line.strip())
+            last.description.append(line)
         elif re.match(r"^\s*[-*+]\s+\[", line):
             raise PlanFormatError(
                 f"malformed checkbox {line.strip()!r}",
@@ -261,7 +262,7 @@ def _finish_markdown(entries: list[_Open], source: str) -> list[PlanItem]:
                 line=entry.line,
             )
         seen[item["id"]] = entry.line
-        item["description"] = "\n".join(entry.description)
+        item["description"] = textwrap.dedent("\n".join(entry.description))
         item.setdefault("dependencies", [])
         item.setdefault("agent", None)
         item.setdefault("priority", Priority.MEDIUM)
