@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from coditect.cli._output import warn
 
 if TYPE_CHECKING:
+    from coditect.config import Config
     from coditect.paths import ProjectPaths
     from coditect.tasks.orchestrator import Orchestrator
     from coditect.tasks.store import LoadResult, StateStore
@@ -16,15 +17,15 @@ if TYPE_CHECKING:
 __all__ = ["editing", "open_store", "reading"]
 
 
-def open_store() -> tuple[ProjectPaths, StateStore]:
-    """The store of the project around the working folder."""
+def open_store() -> tuple[ProjectPaths, Config, StateStore]:
+    """The project around the working folder: its paths, settings and task store."""
     from coditect.config import load_config
     from coditect.paths import find_project
     from coditect.tasks.store import StateStore
 
     project = find_project()
     config = load_config(project)
-    return project, StateStore(project.state_dir, keep_backups=config.state.backups)
+    return project, config, StateStore(project.state_dir, keep_backups=config.state.backups)
 
 
 @contextmanager
@@ -55,9 +56,10 @@ def _report_recovery(loaded: LoadResult) -> None:
         )
 
 
-def reading() -> Orchestrator:
+def reading(store: StateStore | None = None) -> Orchestrator:
     """The project's tasks, for a command that only reads them."""
-    _, store = open_store()
+    if store is None:
+        _, _, store = open_store()
     with _out_of_gc():
         loaded = store.load()
     _report_recovery(loaded)
@@ -67,7 +69,7 @@ def reading() -> Orchestrator:
 @contextmanager
 def editing() -> Iterator[Orchestrator]:
     """The project's tasks under the state lock, saved when the block succeeds."""
-    _, store = open_store()
+    _, _, store = open_store()
     with _out_of_gc(), store.transaction() as loaded:
         _report_recovery(loaded)
         yield loaded.orchestrator

@@ -69,15 +69,13 @@ def export_plan(
     import orjson
 
     from coditect.cli._project import open_store, reading
-    from coditect.config import load_config
     from coditect.tasks.plans import export_markdown, export_taskmaster
     from coditect.tasks.store import atomic_write
 
-    project = reading()
-    tasks = project.tasks.values()
+    paths, config, store = open_store()
+    tasks = reading(store).tasks.values()
     if fmt is Format.MARKDOWN:
-        paths, _ = open_store()
-        title = load_config(paths).project.name or paths.root.name
+        title = config.project.name or paths.root.name
         data = export_markdown(tasks, title).encode()
     else:
         data = orjson.dumps(export_taskmaster(tasks), option=orjson.OPT_INDENT_2) + b"\n"

@@ -18,7 +18,7 @@ def verify(as_json: Json = False) -> None:
     from coditect.cli._project import open_store
     from coditect.errors import StateCorruptedError
 
-    _, store = open_store()
+    _, _, store = open_store()
     state = store.verify()
     backups = store.backups()
     valid = sum(b.valid for b in backups)
@@ -42,7 +42,7 @@ def backups(as_json: Json = False) -> None:
     from coditect.cli._output import emit_json, print_table
     from coditect.cli._project import open_store
 
-    _, store = open_store()
+    _, _, store = open_store()
     found = store.backups()
     if as_json:
         emit_json([b.to_dict() for b in found])
@@ -73,7 +73,7 @@ def rollback(
     from coditect.cli._output import out
     from coditect.cli._project import open_store
 
-    _, store = open_store()
+    _, _, store = open_store()
     chosen, revision = store.rollback(name)
     out(
         f"Restored {chosen.path.name} (revision {chosen.revision}, {chosen.tasks} tasks) "
