@@ -40,7 +40,7 @@ with contextlib.redirect_stdout(io.StringIO()):
         pass
 mark("main(['task', 'next']) with the imports done")
 from coditect.cli._project import open_store
-store = open_store()[1]
+store = open_store()[2]
 project = store.load().orchestrator
 mark("  of which: open_store + StateStore.load")
 project.next()
