@@ -7,7 +7,14 @@ import inspect
 import pytest
 
 from coditect import errors
-from coditect.errors import CoditectError, CycleError, ExitCode, PlanFormatError
+from coditect.errors import (
+    AgentFormatError,
+    CoditectError,
+    CycleError,
+    ExitCode,
+    PlanFormatError,
+    RateLimitedError,
+)
 
 EXPECTED = {
     "CoditectError": 70,
@@ -25,6 +32,14 @@ EXPECTED = {
     "PlanFormatError": 4,
     "DeniedError": 5,
     "ServiceUnavailableError": 6,
+    "BudgetExceededError": 1,
+    "AgentNotFoundError": 3,
+    "ToolNotFoundError": 3,
+    "AgentFormatError": 4,
+    "ProviderRequestError": 4,
+    "ProviderAuthError": 5,
+    "ProviderError": 6,
+    "RateLimitedError": 6,
     "StateCorruptedError": 7,
 }
 
@@ -75,8 +90,21 @@ def test_plan_format_error_names_file_and_line() -> None:
 def test_hint_defaults_and_overrides(cls: type[CoditectError]) -> None:
     if cls is CycleError:
         return
-    if cls is PlanFormatError:
-        assert PlanFormatError("m", hint="h").hint == "h"
+    if cls in (PlanFormatError, AgentFormatError):
+        assert cls("m", hint="h").hint == "h"
         return
     assert cls("message", "do this").hint == "do this"
     assert cls("message").hint == cls.default_hint
+
+
+def test_agent_format_error_names_file_and_field() -> None:
+    exc = AgentFormatError("must be a list", source="agents/x.md", field="tools")
+    assert str(exc) == "agents/x.md: tools: must be a list"
+    assert (exc.source, exc.field) == ("agents/x.md", "tools")
+    assert "agent validate" in exc.hint
+
+
+def test_rate_limited_error_keeps_retry_after() -> None:
+    exc = RateLimitedError("429 from openai", retry_after=2.5)
+    assert exc.retry_after == 2.5
+    assert exc.exit_code is ExitCode.UNAVAILABLE

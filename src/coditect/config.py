@@ -9,6 +9,7 @@ silently.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -18,7 +19,7 @@ from typing import Any
 from coditect.errors import ValidationError
 from coditect.paths import ProjectPaths, user_dir
 
-__all__ = ["Config", "ProjectSettings", "StateSettings", "load_config"]
+__all__ = ["Config", "ProjectSettings", "RunSettings", "StateSettings", "load_config"]
 
 
 @dataclass(frozen=True)
@@ -40,12 +41,77 @@ class StateSettings:
 
 
 @dataclass(frozen=True)
+class RunSettings:
+    """How ``coditect run`` carries out a graph (docs/execution.md)."""
+
+    parallel: int = 4
+    """Tasks running at once."""
+    executor: str = "claude-code"
+    """The executor of a task that names none and whose agent names none (a task with
+    commands and no agent runs on ``script``)."""
+    max_retries: int = 1
+    """Retries of a failed attempt for tasks that do not set their own ``max_retries``."""
+    retry_backoff: float = 2.0
+    """Seconds before the first retry; each further retry waits twice as long."""
+    timeout: float = 3600.0
+    """Seconds one attempt of a task may take."""
+    max_cost_usd: float = 0.0
+    """Stop the run when it has spent this much (0: no limit)."""
+    max_tokens: int = 0
+    """Stop the run when it has used this many tokens (0: no limit)."""
+    max_wall_seconds: float = 0.0
+    """Stop the run after this many seconds (0: no limit)."""
+    max_failures: int = 0
+    """Stop the run after this many failed tasks (0: no limit)."""
+
+    def __post_init__(self) -> None:
+        if self.parallel < 1:
+            raise ValidationError(f"run.parallel must be at least 1, not {self.parallel}")
+        for name in ("max_retries", "max_tokens", "max_failures"):
+            if getattr(self, name) < 0:
+                raise ValidationError(f"run.{name} must be 0 or more, not {getattr(self, name)}")
+        for name in ("retry_backoff", "max_cost_usd", "max_wall_seconds"):
+            if not getattr(self, name) >= 0:
+                raise ValidationError(f"run.{name} must be 0 or more, not {getattr(self, name)}")
+        if not self.timeout > 0:
+            raise ValidationError(f"run.timeout must be greater than 0, not {self.timeout}")
+
+
+@dataclass(frozen=True)
 class Config:
     project: ProjectSettings = field(default_factory=ProjectSettings)
     state: StateSettings = field(default_factory=StateSettings)
+    run: RunSettings = field(default_factory=RunSettings)
+
+
+_KINDS: dict[str, Any] = {
+    "int": int,
+    "str": str,
+    "bool": bool,
+    "float": float,
+    "tuple[str, ...]": list,  # a list of text: frozen settings hold tuples
+    "dict[str, Any]": dict,
+}
 
 
 def _coerce(value: Any, kind: type, where: str) -> Any:
+    if kind is list:
+        # A list from the environment is comma-separated: CODITECT_LLM_FALLBACK=a,b
+        items = (
+            [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+        )
+        if isinstance(items, list) and all(isinstance(v, str) for v in items):
+            return tuple(items)
+        raise ValidationError(f"{where} must be a list of text, not {value!r}")
+    if kind is dict:
+        if isinstance(value, str):  # from the environment: a JSON object
+            import json
+
+            with contextlib.suppress(ValueError):
+                value = json.loads(value)
+        if isinstance(value, dict):
+            return value
+        raise ValidationError(f"{where} must be a table, not {value!r}")
     if kind is bool and isinstance(value, str):
         if value.lower() in {"1", "true", "yes", "on"}:
             return True
@@ -94,7 +160,7 @@ def _apply(config: Config, layer: dict[str, Any], source: str) -> Config:
                     f"{source}: unknown setting {name}.{key}",
                     f"Known settings in [{name}]: " + ", ".join(sorted(kinds)) + ".",
                 )
-            kind = {"int": int, "str": str, "bool": bool, "float": float}[str(kinds[key])]
+            kind = _KINDS[str(kinds[key])]
             changes[key] = _coerce(value, kind, f"{source}: {name}.{key}")
         config = replace(config, **{name: replace(current, **changes)})
     return config

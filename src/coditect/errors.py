@@ -7,19 +7,27 @@ Third-party exceptions are translated where they enter (``raise ... from exc``).
 
     CoditectError                     exit 70  internal error (a bug: please report it)
     ├── WorkFailedError               exit 1   the work itself failed (a task, a run)
+    │   └── BudgetExceededError                a run stopped at one of its budgets
     ├── UsageError                    exit 2   a command was called the wrong way
     ├── NotFoundError                 exit 3   something named does not exist
     │   ├── ProjectNotFoundError               no .coditect/ here or in any parent folder
-    │   └── TaskNotFoundError                  no task with that id
+    │   ├── TaskNotFoundError                  no task with that id
+    │   ├── AgentNotFoundError                 no agent with that name
+    │   └── ToolNotFoundError                  a program an executor runs is not installed
     ├── InvalidInputError             exit 4   input is invalid or conflicts with the state
     │   ├── ValidationError                    a field value is invalid (empty title, hours ≤ 0)
     │   ├── DependencyError                    unknown or self dependency
     │   │   └── CycleError                     dependencies form a cycle (a → b → a)
     │   ├── TransitionError                    an illegal lifecycle transition
     │   ├── ConflictError                      the operation conflicts with existing data
-    │   └── PlanFormatError                    a plan file cannot be parsed (with line number)
+    │   ├── PlanFormatError                    a plan file cannot be parsed (with line number)
+    │   ├── AgentFormatError                   an agent file is invalid (file and field)
+    │   └── ProviderRequestError               a provider refused the request itself
     ├── DeniedError                   exit 5   authentication, licence or quota denies it
+    │   └── ProviderAuthError                  a provider refused the API key
     ├── ServiceUnavailableError       exit 6   an external service cannot be reached
+    │   └── ProviderError                      a provider failed (5xx, timeout, bad body)
+    │       └── RateLimitedError               a provider said 429 (``retry_after``)
     └── StateCorruptedError           exit 7   state is damaged and no valid backup exists
 
 ``KeyboardInterrupt`` is not part of the tree; the CLI maps it to exit 130.
@@ -30,6 +38,9 @@ from __future__ import annotations
 from enum import IntEnum
 
 __all__ = [
+    "AgentFormatError",
+    "AgentNotFoundError",
+    "BudgetExceededError",
     "CoditectError",
     "ConflictError",
     "CycleError",
@@ -40,9 +51,14 @@ __all__ = [
     "NotFoundError",
     "PlanFormatError",
     "ProjectNotFoundError",
+    "ProviderAuthError",
+    "ProviderError",
+    "ProviderRequestError",
+    "RateLimitedError",
     "ServiceUnavailableError",
     "StateCorruptedError",
     "TaskNotFoundError",
+    "ToolNotFoundError",
     "TransitionError",
     "UsageError",
     "ValidationError",
@@ -87,6 +103,12 @@ class WorkFailedError(CoditectError):
     default_hint = "The logs of the run say what failed."
 
 
+class BudgetExceededError(WorkFailedError):
+    """Raised when a run stops because it reached a budget (cost, tokens, time, failures)."""
+
+    default_hint = "Raise the budget (`coditect run --help`) and run again to go on."
+
+
 class UsageError(CoditectError):
     """Raised when a command is called with options that do not fit together."""
 
@@ -111,6 +133,16 @@ class TaskNotFoundError(NotFoundError):
     """Raised when no task has the given id."""
 
     default_hint = "Run `coditect task list` to see the task ids."
+
+
+class AgentNotFoundError(NotFoundError):
+    """Raised when no agent has the given name."""
+
+    default_hint = "Run `coditect agent list` to see the agents."
+
+
+class ToolNotFoundError(NotFoundError):
+    """Raised when a program an executor needs (``claude``, ``git``) is not installed."""
 
 
 class InvalidInputError(CoditectError):
@@ -159,6 +191,27 @@ class PlanFormatError(InvalidInputError):
         super().__init__(f"{where}: {message}" if where else message, hint)
 
 
+class AgentFormatError(InvalidInputError):
+    """Raised when an agent file is invalid; names the file and the field."""
+
+    def __init__(
+        self, message: str, *, source: str = "", field: str = "", hint: str | None = None
+    ) -> None:
+        self.source = source
+        self.field = field
+        where = source + (f": {field}" if field else "")
+        super().__init__(
+            f"{where}: {message}" if where else message,
+            hint or "Fix the agent file; `coditect agent validate` checks every agent.",
+        )
+
+
+class ProviderRequestError(InvalidInputError):
+    """Raised when a provider refuses the request itself (400, 404, 413, 422)."""
+
+    default_hint = "Check the model name and the request settings in [llm]."
+
+
 class DeniedError(CoditectError):
     """Raised when authentication, a licence or a quota denies the operation."""
 
@@ -171,6 +224,30 @@ class ServiceUnavailableError(CoditectError):
 
     exit_code = ExitCode.UNAVAILABLE
     default_hint = "Check the address and your network, then try again."
+
+
+class ProviderAuthError(DeniedError):
+    """Raised when a provider refuses the API key (401, 403)."""
+
+    default_hint = "Set the provider's API key in its environment variable (docs/execution.md)."
+
+
+class ProviderError(ServiceUnavailableError):
+    """Raised when a provider fails: a 5xx, a timeout, a connection or a malformed body."""
+
+    default_hint = "The provider may be down; the run retries these, then tries the fallbacks."
+
+
+class RateLimitedError(ProviderError):
+    """Raised on a 429; ``retry_after`` holds the seconds the provider asked to wait."""
+
+    default_hint = "Lower [llm] requests_per_minute or tokens_per_minute, or wait."
+
+    def __init__(
+        self, message: str, hint: str | None = None, *, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, hint)
+        self.retry_after = retry_after
 
 
 class StateCorruptedError(CoditectError):

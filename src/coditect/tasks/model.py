@@ -174,6 +174,22 @@ class AgentTask:
     error: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     attempts: int = 0
+    executor: str | None = None
+    """The executor that runs the task (script, claude-code, api, …); None: the agent's."""
+    max_retries: int | None = None
+    """How often the runner retries a failed attempt; None: the ``[run]`` default."""
+    output_schema: dict[str, Any] | None = None
+    """A JSON schema the task's output must satisfy (api executor)."""
+    output: str = ""
+    """What the last successful run of the task produced (dependents see it)."""
+    run_id: str | None = None
+    """The run that holds the task while it is in progress; None when started by hand."""
+    session_id: str | None = None
+    """The external session of the last run (a Claude Code session id)."""
+    tokens: int = 0
+    """Tokens spent on the task over all its runs."""
+    cost_usd: float = 0.0
+    """What the task's runs cost, in US dollars."""
     created_at: datetime = field(default_factory=utcnow)
     started_at: datetime | None = None
     completed_at: datetime | None = None
@@ -193,6 +209,7 @@ class AgentTask:
         self.dependencies = list(dict.fromkeys(self.dependencies))
         self.agent = self.agent or None
         self.acceptance = self.acceptance or None
+        self.executor = self.executor or None
         self.validate()
 
     def validate(self) -> None:
@@ -248,6 +265,30 @@ class AgentTask:
             or (self.attempts < 0)
         ):
             refuse("attempts", "a whole number ≥ 0")
+        for name in ("tokens", "max_retries"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 0
+            ):
+                refuse(name, "a whole number ≥ 0")
+        if (
+            isinstance(self.cost_usd, bool)
+            or not isinstance(self.cost_usd, int | float)
+            or not 0 <= self.cost_usd < math.inf
+        ):
+            refuse("cost_usd", "a number ≥ 0")
+        for name in ("output",):
+            if not isinstance(getattr(self, name), str):
+                refuse(name, "text")
+        for name in ("run_id", "session_id"):
+            if not isinstance(getattr(self, name), str | None):
+                refuse(name, "text")
+        if self.executor is not None and not (
+            isinstance(self.executor, str) and _NAME.fullmatch(self.executor)
+        ):
+            refuse("executor", "a name without spaces, commas or braces")
+        if self.output_schema is not None and not isinstance(self.output_schema, dict):
+            refuse("output_schema", "an object")
 
     @property
     def is_done(self) -> bool:
@@ -314,6 +355,14 @@ class AgentTask:
             "error": self.error,
             "metadata": self.metadata,
             "attempts": self.attempts,
+            "executor": self.executor,
+            "max_retries": self.max_retries,
+            "output_schema": self.output_schema,
+            "output": self.output,
+            "run_id": self.run_id,
+            "session_id": self.session_id,
+            "tokens": self.tokens,
+            "cost_usd": self.cost_usd,
             "created_at": self.created_at.isoformat(),
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "completed_at": self.completed_at.isoformat() if self.completed_at else None,
@@ -339,6 +388,14 @@ class AgentTask:
                 "error": data.get("error"),
                 "metadata": dict(data.get("metadata") or {}),
                 "attempts": int(data.get("attempts") or 0),
+                "executor": data.get("executor") or None,
+                "max_retries": data.get("max_retries"),
+                "output_schema": data.get("output_schema"),
+                "output": data.get("output") or "",
+                "run_id": data.get("run_id"),
+                "session_id": data.get("session_id"),
+                "tokens": data.get("tokens") or 0,
+                "cost_usd": data.get("cost_usd") or 0.0,
                 "started_at": _parse_time(data.get("started_at"), "started_at"),
                 "completed_at": _parse_time(data.get("completed_at"), "completed_at"),
                 "history": [Transition.from_dict(t) for t in data.get("history") or ()],
@@ -385,6 +442,14 @@ class AgentTask:
         task.error = data["error"]
         task.metadata = data["metadata"]
         task.attempts = data["attempts"]
+        task.executor = data["executor"]
+        task.max_retries = data["max_retries"]
+        task.output_schema = data["output_schema"]
+        task.output = data["output"]
+        task.run_id = data["run_id"]
+        task.session_id = data["session_id"]
+        task.tokens = data["tokens"]
+        task.cost_usd = data["cost_usd"]
         when = datetime.fromisoformat
         task.created_at = when(data["created_at"])
         task.started_at = when(data["started_at"]) if data["started_at"] else None
