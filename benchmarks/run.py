@@ -41,7 +41,7 @@ CODITECT = Path(sys.executable).parent / "coditect"
 TARGETS: dict[tuple[str, int | None], float] = {
     ("next (warm)", 100_000): 50.0,
     ("ready (warm)", 100_000): 50.0,
-    ("state save", 10_000): 30.0,
+    ("state save (one task changed)", 10_000): 30.0,
     ("state load", 10_000): 30.0,
     ("cli: coditect --help", None): 150.0,
     ("cli: coditect task next", 10_000): 300.0,
@@ -171,11 +171,39 @@ def bench_size(n: int, workdir: Path) -> list[dict[str, Any]]:
     state_dir = workdir / f"state-{n}"
     store = StateStore(state_dir)
     revisions = iter(range(1, 1_000_000))
-    project = fresh(tasks)
     rows.append(
-        result("state save", n, measure(lambda _: store.save(project, next(revisions)), slow))
+        result(
+            "state save (all tasks new)",
+            n,
+            measure(lambda p: store.save(p, next(revisions)), slow, lambda: fresh(tasks)),
+        )
     )
+
+    def one_changed() -> Orchestrator:
+        """The usual edit: a loaded state with one task completed."""
+        loaded = store.load().orchestrator
+        task = loaded.next()
+        assert task is not None
+        loaded.complete(task.id, force=True)
+        return loaded
+
+    rows.append(
+        result(
+            "state save (one task changed)",
+            n,
+            measure(lambda p: store.save(p, next(revisions)), slow, one_changed),
+        )
+    )
+    store.save(fresh(tasks), next(revisions))
     rows.append(result("state load", n, measure(lambda _: store.load(), slow)))
+
+    def edit() -> None:
+        with store.transaction() as loaded:
+            first = loaded.orchestrator.next()
+            assert first is not None
+            loaded.orchestrator.update(first.id, notes=f"edited {next(revisions)}")
+
+    rows.append(result("state edit (load, change, save)", n, measure(lambda _: edit(), slow)))
     loaded = store.load().orchestrator.tasks
     assert list(loaded) == [t.id for t in tasks]
     loaded_tasks = list(loaded.values())

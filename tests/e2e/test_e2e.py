@@ -56,12 +56,13 @@ def assert_clean_error(result: subprocess.CompletedProcess[str], code: int, need
 def test_init_creates_the_project(tmp_path: Path) -> None:
     result = run_cli("init", cwd=tmp_path)
     assert result.stdout.startswith(f"Initialised a CODITECT project in {tmp_path / '.coditect'}")
-    document = json.loads(state_file(tmp_path).read_bytes())
-    assert (document["revision"], document["tasks"]) == (1, [])
+    written = state_file(tmp_path).read_bytes()
+    header, index = (json.loads(line) for line in written.splitlines())
+    assert (header["revision"], header["tasks"], index["ids"]) == (1, 0, [])
     assert (tmp_path / ".coditect" / "config.toml").is_file()
     again = run_cli("init", cwd=tmp_path)
     assert "Already a CODITECT project" in again.stdout
-    assert json.loads(state_file(tmp_path).read_bytes()) == document
+    assert state_file(tmp_path).read_bytes() == written
 
 
 def test_commands_work_from_a_sub_folder(project_dir: Path) -> None:
@@ -262,7 +263,7 @@ def test_a_damaged_state_file_is_restored_with_a_warning(project_dir: Path) -> N
     path.write_bytes(good[: len(good) // 2])  # a torn write
     result = run_cli("task", "list", "--json")
     assert [t["id"] for t in json.loads(result.stdout)][:2] == ["brief", "api"]
-    assert result.stderr.startswith("warning: the task state was damaged (not valid JSON")
+    assert result.stderr.startswith("warning: the task state was damaged (checksum mismatch")
     assert "restored revision 2" in result.stderr
     assert "hint: Run `coditect state verify`" in result.stderr
     assert path.read_bytes() == good

@@ -627,3 +627,32 @@ def test_construction_normalises_repeats_and_empty_strings() -> None:
 def test_fields_of_the_wrong_type_are_refused(field: str, value: Any) -> None:
     with pytest.raises(ValidationError, match=f"task a: {field} must be"):
         AgentTask(id="a", title="A", **{field: value})
+
+
+def test_the_compact_dict_leaves_out_defaults_and_reads_back_exactly() -> None:
+    bare = AgentTask(id="a", title="A", created_at=T0)
+    compact = bare.to_compact_dict()
+    assert compact == {
+        "id": "a",
+        "title": "A",
+        "priority": "medium",
+        "phase": "development",
+        "status": "pending",
+        "created_at": T0.isoformat(),
+        "history": [],
+    }
+    for task in (bare, full_task(), AgentTask(id="z", title="Z", max_retries=0, cost_usd=0)):
+        data = task.to_compact_dict()
+        assert AgentTask.from_trusted_dict(data).to_dict() == task.to_dict()
+        assert AgentTask.from_dict(data).to_dict() == task.to_dict()
+    # max_retries 0 is not the default (None): it is kept.
+    assert AgentTask(id="z", title="Z", max_retries=0).to_compact_dict()["max_retries"] == 0
+
+
+def test_tasks_read_from_compact_dicts_share_no_lists() -> None:
+    one, two = (
+        AgentTask.from_trusted_dict(AgentTask(id=i, title=i).to_compact_dict()) for i in "ab"
+    )
+    one.tags.append("x")
+    one.metadata["k"] = 1
+    assert (two.tags, two.metadata) == ([], {})

@@ -28,14 +28,9 @@ from coditect.errors import (
 from coditect.tasks import store as store_module
 from coditect.tasks.model import AgentTask, Status, Transition
 from coditect.tasks.orchestrator import Orchestrator
-from coditect.tasks.store import (
-    SCHEMA_VERSION,
-    Backup,
-    StateStore,
-    atomic_write,
-    decode_state,
-    encode_state,
-)
+from coditect.tasks.statefile import SCHEMA_VERSION, decode_state, encode_state, load_table
+from coditect.tasks.store import Backup, StateStore, atomic_write
+from coditect.tasks.table import TaskNode
 
 BACKUP_NAME = re.compile(r"\d{8}T\d{6}\.\d{6}Z-r(\d{6,})\.json")
 MOMENT = datetime(2024, 5, 17, 9, 30, 15, 123456, tzinfo=UTC)
@@ -74,14 +69,22 @@ def as_dicts(tasks: list[AgentTask]) -> list[dict[str, Any]]:
     return [task.to_dict() for task in tasks]
 
 
-def seal(document: dict[str, Any]) -> bytes:
-    """A state file for ``document`` with a correct checksum, computed independently of the
-    store: SHA-256 of the canonical (sorted keys, no whitespace) JSON without the
-    checksum."""
-    body = {k: v for k, v in document.items() if k != "checksum"}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    body["checksum"] = "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
-    return json.dumps(body, indent=2, ensure_ascii=False).encode()
+def seal(header: dict[str, Any], index: dict[str, Any], tasks: list[dict[str, Any]]) -> bytes:
+    """A state file with a correct checksum, computed independently of the store: the
+    SHA-256 of the header's canonical JSON without the checksum (sorted keys, no
+    whitespace), a newline, and every line after the header."""
+    header = {k: v for k, v in header.items() if k != "checksum"}
+    canonical = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    lines = [json.dumps(x, separators=(",", ":"), ensure_ascii=False) for x in [index, *tasks]]
+    body = "".join(line + "\n" for line in lines).encode()
+    digest = hashlib.sha256(canonical.encode() + b"\n" + body).hexdigest()
+    return f'{{"checksum":"sha256:{digest}",{canonical[1:]}\n'.encode() + body
+
+
+def parts(data: bytes) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """The header, index and task dicts of a state file, read with the standard library."""
+    header, index, *tasks = (json.loads(line) for line in data.decode().splitlines())
+    return header, index, tasks
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -135,65 +138,95 @@ def test_encode_decode_round_trip() -> None:
     document, decoded = decode_state(data)
 
     assert [t.to_dict() for t in decoded] == as_dicts(tasks)
-    assert document["schema_version"] == SCHEMA_VERSION == 1
+    assert document["schema_version"] == SCHEMA_VERSION == 2
     assert document["revision"] == 42
+    assert document["tasks"] == 5
     assert document["saved_at"] == MOMENT.isoformat()
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", document["checksum"])
     assert data.endswith(b"\n")
 
 
-def test_checksum_is_sha256_of_the_canonical_encoding() -> None:
-    """The documented checksum: SHA-256 of the sorted-keys, no-whitespace JSON
-    without the checksum field, recomputed here with the standard library; and the file
-    is exactly that encoding with the checksum line first."""
-    data = encode_state(as_dicts(make_tasks("c")), 7, MOMENT)
-    document = json.loads(data)
-    body = {k: v for k, v in document.items() if k != "checksum"}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def test_the_file_is_a_header_an_index_and_one_line_per_task() -> None:
+    """The documented format, re-created with the standard library byte for byte."""
+    tasks = make_tasks("c")
+    data = encode_state(as_dicts(tasks), 7, MOMENT)
+    header, index, stored = parts(data)
 
-    assert document["checksum"] == "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
-    checksum_field = f'"checksum":"{document["checksum"]}",'
-    assert data.decode() == "{" + checksum_field + canonical[1:] + "\n"
-
-
-def test_decoding_does_not_depend_on_key_order_or_layout() -> None:
-    """The checksum covers the canonical encoding, so a re-formatted copy still verifies."""
-    data = encode_state(as_dicts(make_tasks("k")), 3, MOMENT)
-    document = json.loads(data)
-    reordered = dict(reversed(list(document.items())))
-    reformatted = json.dumps(reordered, indent=7, ensure_ascii=True).encode()
-    assert reformatted != data
-
-    _, tasks = decode_state(reformatted)
-
-    assert as_dicts(tasks) == as_dicts(make_tasks("k"))
+    assert len(data.splitlines()) == 2 + len(tasks)
+    assert stored == [t.to_compact_dict() for t in tasks]
+    assert index == {
+        "ids": [t.id for t in tasks],
+        "status": [t.status.value for t in tasks],
+        "deps": [t.dependencies for t in tasks],
+        "priority": [t.priority.value for t in tasks],
+        "hours": [t.estimated_hours for t in tasks],
+    }
+    assert data == seal(header, index, stored)
 
 
-def test_layout_bytes_are_not_content(initialised: StateStore) -> None:
-    """Bytes outside the content (whitespace, the final newline) are not covered by the
-    checksum: changing them is not damage, and a load neither fails nor restores."""
-    initialised.save(Orchestrator(make_tasks("l")), 2)
-    original = initialised.path.read_bytes()
-    for changed in (original.replace(b'",', b'",\n\t', 1), original[:-1]):
-        assert changed != original
-        initialised.path.write_bytes(changed)
+def test_loading_decodes_no_task_until_one_is_used() -> None:
+    tasks = make_tasks("z", 4)
+    tasks[2].dependencies = [tasks[1].id]
+    _, table = load_table(encode_state(as_dicts(tasks), 1, MOMENT))
 
-        loaded = initialised.load()
-
-        assert loaded.restored_from is None
-        assert dicts(loaded.orchestrator) == as_dicts(make_tasks("l"))
-        assert initialised.path.read_bytes() == changed
+    assert all(type(node) is TaskNode for node in table.nodes.values())
+    orchestrator = Orchestrator(table)
+    assert orchestrator.next() == tasks[1]  # the graph reads the index; next decodes one
+    decoded = [i for i, node in table.nodes.items() if type(node) is not TaskNode]
+    assert decoded == [tasks[1].id]
+    assert [t.to_dict() for t in table.values()] == as_dicts(tasks)
 
 
-def _valid_document() -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(encode_state(as_dicts(make_tasks("d")), 5, MOMENT))
-    return document
+def test_a_save_writes_untouched_tasks_back_byte_for_byte(initialised: StateStore) -> None:
+    initialised.save(Orchestrator(make_tasks("u", 5)), 2)
+    before = initialised.path.read_bytes().splitlines()
+
+    with initialised.transaction() as loaded:
+        loaded.orchestrator.complete("t-u-0")
+
+    after = initialised.path.read_bytes().splitlines()
+    assert after[0] != before[0] and after[1] != before[1]  # header and index
+    assert after[2] != before[2]  # the task that changed
+    assert after[3:] == before[3:]
+    assert json.loads(after[1])["status"][0] == "completed"
 
 
-def _resealed(change: Callable[[dict[str, Any]], None]) -> bytes:
-    document = _valid_document()
-    change(document)
-    return seal(document)
+def test_a_version_1_file_loads_and_the_next_save_writes_version_2(tmp_path: Path) -> None:
+    """A state written before the line format (one canonical document, checksum first)."""
+    tasks = make_tasks("v1")
+    document = {"revision": 9, "saved_at": MOMENT.isoformat(), "schema_version": 1}
+    document["tasks"] = [
+        {k: v for k, v in t.to_dict().items() if k not in ("executor", "output", "tokens")}
+        for t in tasks
+    ]
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    checksum = "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    (tmp_path / "tasks.json").write_text(f'{{"checksum":"{checksum}",{canonical[1:]}\n')
+    store = StateStore(tmp_path)
+
+    loaded = store.load()
+
+    assert (loaded.revision, dicts(loaded.orchestrator)) == (9, as_dicts(tasks))
+    assert store.verify().valid
+    with store.transaction() as again:
+        assert dicts(again.orchestrator) == as_dicts(tasks)
+    header, _, stored = parts(store.path.read_bytes())
+    assert (header["schema_version"], header["revision"]) == (2, 10)
+    assert stored == [t.to_compact_dict() for t in tasks]
+
+
+def _valid() -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    return parts(encode_state(as_dicts(make_tasks("d")), 5, MOMENT))
+
+
+def _resealed(change: Callable[[dict[str, Any], dict[str, Any], list[Any]], None]) -> bytes:
+    header, index, tasks = _valid()
+    change(header, index, tasks)
+    return seal(header, index, tasks)
+
+
+def _valid_bytes() -> bytes:
+    return encode_state(as_dicts(make_tasks("d")), 5, MOMENT)
 
 
 DAMAGED_DOCUMENTS: dict[str, tuple[Callable[[], bytes], str]] = {
@@ -202,50 +235,60 @@ DAMAGED_DOCUMENTS: dict[str, tuple[Callable[[], bytes], str]] = {
     "invalid utf-8": (lambda: b'{"a": "\xff\xfe"}', "not valid JSON"),
     "a list": (lambda: b"[1, 2, 3]", "not a state document"),
     "a string": (lambda: b'"tasks"', "not a state document"),
-    "no checksum": (
-        lambda: orjson.dumps({k: v for k, v in _valid_document().items() if k != "checksum"}),
-        "checksum mismatch",
-    ),
+    "no checksum": (lambda: _valid_bytes().split(b",", 1)[1], "not valid JSON"),
     "changed title": (
-        lambda: encode_state(as_dicts(make_tasks("d")), 5, MOMENT).replace(
-            b"d task 1", b"d task 9"
-        ),
+        lambda: _valid_bytes().replace(b"d task 1", b"d task 9"),
         "checksum mismatch",
     ),
     "changed revision": (
-        lambda: encode_state(as_dicts(make_tasks("d")), 5, MOMENT).replace(
-            b'"revision":5', b'"revision":6'
-        ),
+        lambda: _valid_bytes().replace(b'"revision":5', b'"revision":6'),
         "checksum mismatch",
     ),
+    "changed status in the index": (
+        lambda: _valid_bytes().replace(b'"status":["in_progress"', b'"status":["completed"'),
+        "checksum mismatch",
+    ),
+    "a line removed": (
+        lambda: b"\n".join(_valid_bytes().split(b"\n")[:-2]) + b"\n",
+        "checksum mismatch",
+    ),
+    "no final newline": (lambda: _valid_bytes()[:-1], "checksum mismatch"),
     "wrong checksum": (
-        lambda: _resealed(lambda d: None).replace(b"sha256:", b"sha256:0"),
+        lambda: _resealed(lambda h, i, t: None).replace(b"sha256:", b"sha256:0"),
         "checksum mismatch",
     ),
-    "schema version 2": (
-        lambda: _resealed(lambda d: d.update(schema_version=2)),
-        "schema version 2 is not 1",
+    "header not json": (
+        lambda: _resealed(lambda h, i, t: None).replace(b'"revision"', b"revision", 1),
+        "not valid JSON",
+    ),
+    "schema version 3": (
+        lambda: _resealed(lambda h, i, t: h.update(schema_version=3)),
+        "schema version 3 is not 2",
     ),
     "no schema version": (
-        lambda: _resealed(lambda d: d.pop("schema_version")),
+        lambda: _resealed(lambda h, i, t: h.pop("schema_version")),
         "schema version None",
     ),
-    "no task list": (lambda: _resealed(lambda d: d.pop("tasks")), "no task list"),
-    "tasks not a list": (lambda: _resealed(lambda d: d.update(tasks={})), "no task list"),
+    "wrong task count": (
+        lambda: _resealed(lambda h, i, t: h.update(tasks=4)),
+        "task count does not fit",
+    ),
     "revision not an int": (
-        lambda: _resealed(lambda d: d.update(revision="5")),
-        "no task list or revision",
+        lambda: _resealed(lambda h, i, t: h.update(revision="5")),
+        "revision or task count",
     ),
-    "task with empty title": (
-        lambda: _resealed(lambda d: d["tasks"][1].update(title="  ")),
-        "invalid task",
+    "index without ids": (lambda: _resealed(lambda h, i, t: i.pop("ids")), "index is invalid"),
+    "index too short": (
+        lambda: _resealed(lambda h, i, t: i["status"].pop()),
+        "index is invalid",
     ),
-    "task without id": (lambda: _resealed(lambda d: d["tasks"][0].pop("id")), "invalid task"),
-    "task not an object": (lambda: _resealed(lambda d: d.update(tasks=[7])), "invalid task"),
-    "task as a string": (lambda: _resealed(lambda d: d.update(tasks=["t-1"])), "invalid task"),
-    "bad status": (
-        lambda: _resealed(lambda d: d["tasks"][0].update(status="sleeping")),
-        "invalid task",
+    "index with a bad status": (
+        lambda: _resealed(lambda h, i, t: i["status"].__setitem__(0, "sleeping")),
+        "index is invalid",
+    ),
+    "index not an object": (
+        lambda: _resealed(lambda h, i, t: i.clear()),
+        "index is invalid",
     ),
 }
 
@@ -259,31 +302,55 @@ def test_decode_rejects_damaged_documents(case: str) -> None:
 
     assert expected in info.value.message
     assert info.value.exit_code == ExitCode.CORRUPTED == 7
-    if case != "task with empty title":  # only strict decoding validates field values
-        with pytest.raises(StateCorruptedError):
-            decode_state(make())
+    with pytest.raises(StateCorruptedError):
+        decode_state(make())
 
 
-def test_a_resealed_invalid_task_loads_but_verify_reports_it(tmp_path: Path) -> None:
-    """Loading trusts what the checksum vouches for; ``state verify`` validates every field."""
-    (tmp_path / "tasks.json").write_bytes(_resealed(lambda d: d["tasks"][1].update(title="  ")))
+INVALID_TASKS: dict[
+    str, tuple[Callable[[dict[str, Any], dict[str, Any], list[Any]], None], str]
+] = {
+    "task with empty title": (lambda h, i, t: t[1].update(title="  "), "title must not be empty"),
+    "task without id": (lambda h, i, t: t[0].pop("id"), "missing the field 'id'"),
+    "task with a bad status": (lambda h, i, t: t[0].update(status="sleeping"), "invalid task"),
+    "task not an object": (lambda h, i, t: t.__setitem__(2, 7), "invalid task"),
+    "index disagrees with a task": (
+        lambda h, i, t: i["priority"].__setitem__(1, "low"),
+        "index does not match the tasks",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", INVALID_TASKS)
+def test_verify_validates_every_task_that_loading_trusts(tmp_path: Path, case: str) -> None:
+    """Loading trusts what the checksum vouches for and decodes a task when it is used;
+    ``state verify`` validates every field and the index."""
+    change, expected = INVALID_TASKS[case]
+    (tmp_path / "tasks.json").write_bytes(_resealed(change))
     store = StateStore(tmp_path)
-    assert [t.title for t in store.load().orchestrator.tasks.values()][1] == "  "
+
+    loaded = store.load()
+
+    assert loaded.restored_from is None
     report = store.verify()
     assert not report.valid
-    assert "title must not be empty" in report.problem
+    assert expected in report.problem
+    if case == "task with empty title":  # trusted: it loads as stored
+        assert [t.title for t in loaded.orchestrator.tasks.values()][1] == "  "
+    elif case != "index disagrees with a task":
+        with pytest.raises(StateCorruptedError, match="a task in the state file is invalid"):
+            list(loaded.orchestrator.tasks.values())
 
 
 def test_sealing_helper_matches_the_store() -> None:
     """The damaged documents above are damaged only where intended: resealed unchanged,
-    a document decodes."""
-    _, tasks = decode_state(_resealed(lambda d: None))
+    a document decodes, strictly."""
+    _, tasks = decode_state(_resealed(lambda h, i, t: None), strict=True)
     assert as_dicts(tasks) == as_dicts(make_tasks("d"))
 
 
 def test_wrong_schema_version_says_to_upgrade() -> None:
     with pytest.raises(StateCorruptedError) as info:
-        decode_state(_resealed(lambda d: d.update(schema_version=99)))
+        decode_state(_resealed(lambda h, i, t: h.update(schema_version=99)))
     assert "upgrade" in info.value.hint
 
 
@@ -446,12 +513,12 @@ def _flip_byte(data: bytes) -> bytes:
 
 DAMAGE: dict[str, tuple[Callable[[bytes], bytes], str]] = {
     "checksum mismatch": (_flip_byte, "checksum mismatch"),
-    "truncated": (lambda data: data[: len(data) // 2], "not valid JSON"),
+    "truncated": (lambda data: data[: len(data) // 2], "checksum mismatch"),
     "truncated to nothing": (lambda data: b"", "not valid JSON"),
     "not json": (lambda data: b"\x00\x01 binary junk \xff", "not valid JSON"),
     "wrong schema version": (
-        lambda data: seal({**json.loads(data), "schema_version": 2}),
-        "schema version 2",
+        lambda data: seal({**parts(data)[0], "schema_version": 3}, *parts(data)[1:]),
+        "schema version 3",
     ),
 }
 

@@ -11,9 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from coditect.errors import CycleError, DependencyError
-from coditect.tasks.model import AgentTask, Status
+from coditect.tasks.model import Status
+
+if TYPE_CHECKING:
+    from coditect.tasks.table import GraphNode
 
 __all__ = ["DEFAULT_HOURS", "CriticalPath", "TaskGraph"]
 
@@ -36,7 +40,7 @@ class TaskGraph:
     Build one after every change; properties are computed once, on first use.
     """
 
-    def __init__(self, tasks: Mapping[str, AgentTask]) -> None:
+    def __init__(self, tasks: Mapping[str, GraphNode]) -> None:
         self.tasks = tasks
         self.ids: list[str] = list(tasks)
         self.index: dict[str, int] = {task_id: i for i, task_id in enumerate(self.ids)}
@@ -49,7 +53,7 @@ class TaskGraph:
         except KeyError:
             self.deps = [self._resolve(task) for task in tasks.values()]
 
-    def _resolve(self, task: AgentTask) -> list[int]:
+    def _resolve(self, task: GraphNode) -> list[int]:
         row = []
         for dep in task.dependencies:
             if dep in self.index:

@@ -415,45 +415,59 @@ class AgentTask:
         except DependencyError as exc:  # a self-dependency: invalid data like any other
             raise ValidationError(exc.message, exc.hint) from exc
 
+    def to_compact_dict(self) -> dict[str, Any]:
+        """``to_dict`` without the fields that hold their default value: the form the
+        state file stores, a third smaller. Both ``from_dict`` and ``from_trusted_dict``
+        read it."""
+        defaults = _COMPACT_DEFAULTS
+        return {
+            k: v
+            for k, v in self.to_dict().items()
+            if k not in defaults or v != defaults[k] or type(v) is not type(defaults[k])
+        }
+
     @classmethod
     def from_trusted_dict(cls, data: Mapping[str, Any]) -> AgentTask:
-        """Rebuild a task from a complete dict that this package wrote (``to_dict``) and a
-        checksum has verified since, skipping validation: five times faster than
-        ``from_dict``, which matters for loading thousands of tasks. Lists and dicts are
-        taken over, not copied. A missing key or unknown value raises KeyError."""
+        """Rebuild a task from a dict that this package wrote (``to_dict`` or
+        ``to_compact_dict``) and a checksum has verified since, skipping validation: five
+        times faster than ``from_dict``, which matters for loading thousands of tasks.
+        Lists and dicts are taken over, not copied. A missing required key or an unknown
+        value raises KeyError."""
         task = object.__new__(cls)
+        get = data.get
         task.id = data["id"]
         task.title = data["title"]
-        task.description = data["description"]
-        task.agent = data["agent"]
+        task.description = get("description", "")
+        task.agent = get("agent")
         task.priority = _PRIORITY_OF[data["priority"]]
         task.phase = _PHASE_OF[data["phase"]]
         task.status = _STATUS_OF[data["status"]]
-        task.dependencies = data["dependencies"]
-        task.estimated_hours = data["estimated_hours"]
-        task.deliverables = data["deliverables"]
-        task.success_criteria = data["success_criteria"]
-        task.acceptance = data["acceptance"]
-        task.commands = data["commands"]
-        task.tags = data["tags"]
-        task.output_files = data["output_files"]
-        task.notes = data["notes"]
-        task.section = data["section"]
-        task.error = data["error"]
-        task.metadata = data["metadata"]
-        task.attempts = data["attempts"]
-        task.executor = data["executor"]
-        task.max_retries = data["max_retries"]
-        task.output_schema = data["output_schema"]
-        task.output = data["output"]
-        task.run_id = data["run_id"]
-        task.session_id = data["session_id"]
-        task.tokens = data["tokens"]
-        task.cost_usd = data["cost_usd"]
+        task.dependencies = get("dependencies") or []
+        task.estimated_hours = get("estimated_hours")
+        task.deliverables = get("deliverables") or []
+        task.success_criteria = get("success_criteria") or []
+        task.acceptance = get("acceptance")
+        task.commands = get("commands") or []
+        task.tags = get("tags") or []
+        task.output_files = get("output_files") or []
+        task.notes = get("notes", "")
+        task.section = get("section", "")
+        task.error = get("error")
+        task.metadata = get("metadata") or {}
+        task.attempts = get("attempts", 0)
+        task.executor = get("executor")
+        task.max_retries = get("max_retries")
+        task.output_schema = get("output_schema")
+        task.output = get("output", "")
+        task.run_id = get("run_id")
+        task.session_id = get("session_id")
+        task.tokens = get("tokens", 0)
+        task.cost_usd = get("cost_usd", 0.0)
         when = datetime.fromisoformat
         task.created_at = when(data["created_at"])
-        task.started_at = when(data["started_at"]) if data["started_at"] else None
-        task.completed_at = when(data["completed_at"]) if data["completed_at"] else None
+        started, completed = get("started_at"), get("completed_at")
+        task.started_at = when(started) if started else None
+        task.completed_at = when(completed) if completed else None
         status_of = _STATUS_OF
         task.history = [
             Transition(
@@ -462,9 +476,39 @@ class AgentTask:
                 status_of[h["to"]],
                 h["note"],
             )
-            for h in data["history"]
+            for h in get("history") or ()
         ]
         return task
+
+
+_COMPACT_DEFAULTS: dict[str, Any] = {
+    "description": "",
+    "agent": None,
+    "dependencies": [],
+    "estimated_hours": None,
+    "deliverables": [],
+    "success_criteria": [],
+    "acceptance": None,
+    "commands": [],
+    "tags": [],
+    "output_files": [],
+    "notes": "",
+    "section": "",
+    "error": None,
+    "metadata": {},
+    "attempts": 0,
+    "executor": None,
+    "max_retries": None,
+    "output_schema": None,
+    "output": "",
+    "run_id": None,
+    "session_id": None,
+    "tokens": 0,
+    "cost_usd": 0.0,
+    "started_at": None,
+    "completed_at": None,
+}
+"""Fields a compact dict leaves out when they hold these values (of the same type)."""
 
 
 def _transition_hint(status: Status) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from coditect.errors import ConflictError, TaskNotFoundError, TransitionError, ValidationError
 from coditect.tasks.graph import CriticalPath, TaskGraph
 from coditect.tasks.model import AgentTask, Phase, Priority, Status, Transition, new_task_id
+from coditect.tasks.table import TaskTable
 
 __all__ = ["DeleteResult", "Orchestrator", "Report", "TaskFilter"]
 
@@ -86,12 +87,15 @@ class Report:
 class Orchestrator:
     """The tasks of one project, in creation order, and the rules that govern them."""
 
-    def __init__(self, tasks: Iterable[AgentTask] = ()) -> None:
-        self.tasks: dict[str, AgentTask] = {}
-        for task in tasks:
-            if task.id in self.tasks:
-                raise ConflictError(f"two tasks have the id {task.id}")
-            self.tasks[task.id] = task
+    def __init__(self, tasks: Iterable[AgentTask] | TaskTable = ()) -> None:
+        if isinstance(tasks, TaskTable):
+            self.tasks = tasks
+        else:
+            self.tasks = TaskTable()
+            for task in tasks:
+                if task.id in self.tasks:
+                    raise ConflictError(f"two tasks have the id {task.id}")
+                self.tasks[task.id] = task
         self._graph: TaskGraph | None = None
 
     # -- reading -------------------------------------------------------------------------
@@ -100,7 +104,7 @@ class Orchestrator:
     def graph(self) -> TaskGraph:
         """The analysis of the current tasks, built on first use after a change."""
         if self._graph is None:
-            self._graph = TaskGraph(self.tasks)
+            self._graph = TaskGraph(self.tasks.nodes)
         return self._graph
 
     def _changed(self) -> None:
@@ -121,8 +125,12 @@ class Orchestrator:
         return ready if keep is None else [t for t in ready if keep(t)]
 
     def next(self, keep: TaskFilter | None = None) -> AgentTask | None:
-        ready = self.ready(keep)
-        return ready[0] if ready else None
+        """The best ready task; decodes only the tasks it has to look at."""
+        for task_id in self.graph.ready():
+            task = self.tasks[task_id]
+            if keep is None or keep(task):
+                return task
+        return None
 
     def dependents(self, task_id: str) -> list[str]:
         graph = self.graph
@@ -140,7 +148,7 @@ class Orchestrator:
                 f"a task with id {task.id} already exists",
                 "Choose another id, or use `coditect task update` to change that task.",
             )
-        TaskGraph({**self.tasks, task.id: task}).check()
+        TaskGraph({**self.tasks.nodes, task.id: task}).check()
         if not task.history:
             task.history.append(Transition(task.created_at, None, task.status, "created"))
         self.tasks[task.id] = task
@@ -152,7 +160,7 @@ class Orchestrator:
         staged = {task.id: task for task in tasks}
         if not staged:
             return
-        TaskGraph({**self.tasks, **staged}).check()
+        TaskGraph({**self.tasks.nodes, **staged}).check()
         self.tasks.update(staged)
         self._changed()
 
@@ -170,7 +178,7 @@ class Orchestrator:
             )
         updated = replace(current, **changes)  # replace() runs validate()
         if updated.dependencies != current.dependencies:
-            TaskGraph({**self.tasks, task_id: updated}).check()
+            TaskGraph({**self.tasks.nodes, task_id: updated}).check()
         self.tasks[task_id] = updated
         self._changed()
         return updated

@@ -1,19 +1,11 @@
 """Crash-safe task state: atomic writes, checksums, rotating backups, an inter-process lock.
 
-The state lives in ``.coditect/state/tasks.json``, on one line::
-
-    {"checksum":"sha256:…","revision":42,"saved_at":"…","schema_version":1,"tasks":[…]}
-
-``checksum`` is the SHA-256 of the canonical encoding (sorted keys, no whitespace) of
-the document without the checksum, so any change to its content is detected (layout
-whitespace is not content). The file is written as exactly that encoding with the
-checksum put first, so a load can hash the bytes as read.
-
-A save writes the new document to ``backups/`` first and then replaces ``tasks.json``,
-each file by temp file + fsync + ``os.replace`` + fsync of the folder. The newest valid
-backup therefore always holds the last completed save, and a reader only ever sees a
-whole file. When ``tasks.json`` fails to parse or to verify, the newest valid backup
-is restored, the damaged file is moved to ``damaged/``, and the load says so.
+The state lives in ``.coditect/state/tasks.json`` (its format: ``statefile``). A save
+writes the new file to ``backups/`` first and then replaces ``tasks.json``, each by temp
+file + fsync + ``os.replace`` + fsync of the folder. The newest valid backup therefore
+always holds the last completed save, and a reader only ever sees a whole file. When
+``tasks.json`` fails to parse or to verify, the newest valid backup is restored, the
+damaged file is moved to ``damaged/``, and the load says so.
 """
 
 from __future__ import annotations
@@ -24,13 +16,10 @@ import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from hashlib import sha256
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import orjson
 
 if TYPE_CHECKING:
     from filelock import BaseFileLock
@@ -40,21 +29,12 @@ from coditect.errors import (
     InvalidInputError,
     NotFoundError,
     StateCorruptedError,
-    ValidationError,
 )
-from coditect.tasks.model import AgentTask
 from coditect.tasks.orchestrator import Orchestrator
+from coditect.tasks.statefile import decode_state, encode_table, load_table
 
-__all__ = [
-    "SCHEMA_VERSION",
-    "Backup",
-    "LoadResult",
-    "StateStore",
-    "decode_state",
-    "encode_state",
-]
+__all__ = ["Backup", "LoadResult", "StateStore", "atomic_write"]
 
-SCHEMA_VERSION = 1
 STATE_FILE = "tasks.json"
 LOCK_TIMEOUT_SECONDS = 30.0
 
@@ -65,8 +45,6 @@ class LoadResult:
 
     orchestrator: Orchestrator
     revision: int
-    saved: list[dict[str, Any]] = field(default_factory=list)
-    """The tasks as stored, so that a transaction can tell whether anything changed."""
     restored_from: Path | None = None
     damaged: Path | None = None
     problem: str = ""
@@ -96,83 +74,10 @@ class Backup:
         }
 
 
-_HEAD = b'{"checksum":"sha256:'
-_DIGEST_END = len(_HEAD) + 64
-
-
-def _canonical(document: dict[str, Any]) -> bytes:
-    """Sorted keys, no whitespace: one encoding for one content."""
-    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
-
-
-def _checksum(document: dict[str, Any]) -> str:
-    body = {k: v for k, v in document.items() if k != "checksum"}
-    return "sha256:" + sha256(_canonical(body)).hexdigest()
-
-
-def encode_state(tasks: list[dict[str, Any]], revision: int, saved_at: datetime) -> bytes:
-    """The bytes of a state file holding ``tasks`` (task dicts, in creation order).
-
-    The file is the canonical encoding of the document with the checksum line put first
-    (``checksum`` sorts first anyway), so a reader can verify the bytes as they are.
-    """
-    body = _canonical(
-        {
-            "schema_version": SCHEMA_VERSION,
-            "revision": revision,
-            "saved_at": saved_at.isoformat(),
-            "tasks": tasks,
-        }
-    )
-    digest = sha256(body).hexdigest().encode()
-    return _HEAD + digest + b'",' + body[1:] + b"\n"
-
-
-def _verified_as_written(data: bytes) -> bool:
-    """Whether ``data`` is a file exactly as ``encode_state`` wrote it (the fast check)."""
-    if not data.startswith(_HEAD) or not data.endswith(b"\n"):
-        return False
-    body = b"{" + data[_DIGEST_END + 2 : -1]
-    return sha256(body).hexdigest().encode() == data[len(_HEAD) : _DIGEST_END]
-
-
-def decode_state(data: bytes, *, strict: bool = False) -> tuple[dict[str, Any], list[AgentTask]]:
-    """Parse and verify a state file; any damage raises StateCorruptedError.
-
-    The checksum vouches for content this package wrote, so tasks are rebuilt without
-    validating each field again; ``strict`` validates them all (``state verify``).
-    """
-    try:
-        document = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise StateCorruptedError(f"not valid JSON: {exc}") from exc
-    if not isinstance(document, dict):
-        raise StateCorruptedError("not a state document")
-    # A file re-formatted by hand (`jq .`) is still the same content: check the slow way.
-    if not _verified_as_written(data) and document.get("checksum") != _checksum(document):
-        raise StateCorruptedError("checksum mismatch: the file was changed or damaged")
-    version = document.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise StateCorruptedError(
-            f"schema version {version!r} is not {SCHEMA_VERSION}",
-            "This state was written by another version of coditect; upgrade coditect.",
-        )
-    raw = document.get("tasks")
-    if not isinstance(raw, list) or not isinstance(document.get("revision"), int):
-        raise StateCorruptedError("the state has no task list or revision")
-    build = AgentTask.from_dict if strict else AgentTask.from_trusted_dict
-    try:
-        tasks = [build(item) for item in raw]
-    except (KeyError, AttributeError, TypeError, ValueError, ValidationError) as exc:
-        detail = exc.message if isinstance(exc, ValidationError) else repr(exc)
-        raise StateCorruptedError(f"invalid task: {detail}") from exc
-    return document, tasks
-
-
 def _decoded(data: bytes) -> LoadResult:
     with _gc_paused():
-        document, tasks = decode_state(data)
-        return LoadResult(Orchestrator(tasks), document["revision"], document["tasks"])
+        header, table = load_table(data)
+    return LoadResult(Orchestrator(table), header["revision"])
 
 
 @contextmanager
@@ -261,13 +166,8 @@ class StateStore:
         """
         with self.locked():
             loaded = self.load()
-            # Bytes, not the dicts: loaded tasks share their lists with ``saved``.
-            before = orjson.dumps(loaded.saved, option=orjson.OPT_SORT_KEYS)
             yield loaded
-            with _gc_paused():
-                tasks = [t.to_dict() for t in loaded.orchestrator.tasks.values()]
-            if orjson.dumps(tasks, option=orjson.OPT_SORT_KEYS) != before:
-                self._write(tasks, loaded.revision + 1)
+            self._write(loaded.orchestrator, loaded.revision + 1, only_if_changed=True)
 
     # -- loading -------------------------------------------------------------------------
 
@@ -322,23 +222,29 @@ class StateStore:
 
     def save(self, orchestrator: Orchestrator, revision: int) -> Path:
         """Save durably; returns the backup written alongside."""
-        with _gc_paused():
-            tasks = [t.to_dict() for t in orchestrator.tasks.values()]
-        return self._write(tasks, revision)
+        backup = self._write(orchestrator, revision)
+        assert backup is not None
+        return backup
 
-    def _write(self, tasks: list[dict[str, Any]], revision: int) -> Path:
+    def _write(
+        self, orchestrator: Orchestrator, revision: int, *, only_if_changed: bool = False
+    ) -> Path | None:
         with self.locked():
             # Stamped under the lock, and after the newest backup even if the clock went
             # back, so backup names sort in save order and pruning keeps the newest.
             now = datetime.now(UTC)
             with _gc_paused():
-                data = encode_state(tasks, revision, now)
+                data = encode_table(orchestrator.tasks, revision, now, only_if_changed)
+            if data is None:
+                return None
             self.dir.mkdir(parents=True, exist_ok=True)
             self.backups_dir.mkdir(exist_ok=True)
             backup = self.backups_dir / f"{_stamp(self._after_newest(now))}-r{revision:06d}.json"
             atomic_write(backup, data)
-            atomic_write(self.path, data)
+            # Pruning first frees the oldest backup's pages for the next write: twice
+            # as fast where the page cache is at its limit (a container).
             self._prune()
+            atomic_write(self.path, data)
             self._remove_stale_temp_files()
         return backup
 
@@ -423,9 +329,9 @@ class StateStore:
                 chosen = older[0]
             if not chosen.valid:
                 raise StateCorruptedError(f"backup {chosen.path.name} is damaged: {chosen.problem}")
-            _, tasks = decode_state(chosen.path.read_bytes())
+            _, table = load_table(chosen.path.read_bytes())
             revision = max(current.revision or 0, *(b.revision or 0 for b in candidates)) + 1
-            self.save(Orchestrator(tasks), revision)
+            self.save(Orchestrator(table), revision)
         return chosen, revision
 
 
