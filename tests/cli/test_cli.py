@@ -861,3 +861,24 @@ def test_titles_that_look_like_markup_are_shown_as_written(
     cli("task", "add", title, "--id", "m", "--description", title)
     for args in (("task", "list"), ("task", "next"), ("task", "show", "m"), ("task", "graph")):
         assert title in cli(*args).out, args
+
+
+def test_add_and_update_set_what_the_runner_reads(cli: Run, project_dir: Path) -> None:
+    cli("task", "add", "Build", "--id", "b", "--command", "make", "--executor", "script")
+    cli("task", "add", "Ship", "--id", "s", "--retries", "3")
+    task = tasks_of(project_dir)["b"]
+    assert (task.commands, task.executor, task.max_retries) == (["make"], "script", None)
+    assert tasks_of(project_dir)["s"].max_retries == 3
+
+    cli("task", "update", "b", "--command", "make a", "--command", "make b", "--retries", "0")
+    assert (tasks_of(project_dir)["b"].commands, tasks_of(project_dir)["b"].max_retries) == (
+        ["make a", "make b"],
+        0,
+    )
+    cli("task", "update", "b", "--command", "")
+    assert tasks_of(project_dir)["b"].commands == []
+    before = state_bytes(project_dir)
+    bad = cli("task", "update", "b", "--executor", "claude code", code=4)
+    assert_error(bad, "executor must be a name")
+    assert state_bytes(project_dir) == before
+    cli("task", "add", "X", "--retries", "-1", code=2)

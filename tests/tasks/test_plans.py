@@ -873,3 +873,44 @@ def test_headings_keep_a_trailing_hash_and_descriptions_their_indentation() -> N
     assert back.get("a").description == "Steps:\n    indented\nend"
     closed = parse_markdown("## Backend ##\n- [ ] B {id=b}\n")
     assert closed[0]["section"] == "Backend"
+
+
+def test_tasklist_metadata_sets_executor_and_retries() -> None:
+    items = parse_markdown("- [ ] Ship it {id=ship executor=claude-code retries=2}\n")
+    assert (items[0]["executor"], items[0]["max_retries"]) == ("claude-code", 2)
+    task = AgentTask(**{k: v for k, v in items[0].items() if k != "status"})
+    assert "{id=ship executor=claude-code retries=2}" in export_markdown([task])
+    with pytest.raises(PlanFormatError, match="retries must be a whole number"):
+        parse_markdown("- [ ] Ship it {retries=-1}\n", "plan.md")
+
+
+def test_the_coditect_key_carries_what_the_runner_needs() -> None:
+    document = {
+        "tasks": [
+            {
+                "id": 1,
+                "title": "Build",
+                "coditect": {
+                    "commands": ["make build"],
+                    "acceptance": "test -f dist/app",
+                    "executor": "script",
+                    "max_retries": 0,
+                    "output_files": ["dist/app"],
+                },
+            }
+        ]
+    }
+    (item,) = parse_taskmaster(json.dumps(document))
+    assert item["commands"] == ["make build"]
+    assert (item["acceptance"], item["executor"], item["max_retries"]) == (
+        "test -f dist/app",
+        "script",
+        0,
+    )
+    orchestrator = Orchestrator()
+    merge_plan(orchestrator, [item])
+    exported = export_taskmaster(list(orchestrator.tasks.values()))
+    (again,) = parse_taskmaster(json.dumps(exported))
+    merge_plan(round_trip := Orchestrator(), [again])
+    assert round_trip.get("1").to_dict()["commands"] == ["make build"]
+    assert round_trip.get("1").output_files == ["dist/app"]

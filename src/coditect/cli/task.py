@@ -82,6 +82,15 @@ def _rows(tasks: list[AgentTask]) -> list[list[Any]]:
     ]
 
 
+ExecutorOpt = Annotated[
+    str | None,
+    typer.Option(help="What runs the task: script, claude-code, api, interactive."),
+]
+RetriesOpt = Annotated[
+    int | None,
+    typer.Option("--retries", min=0, help="Retries of a failed attempt in `coditect run`."),
+]
+
 COLUMNS = ["id", "status", "priority", "phase", "agent", "hours", "after", "title"]
 
 
@@ -105,6 +114,8 @@ def add(
         str | None, typer.Option(help="A command that must pass for the task to count as done.")
     ] = None,
     command: Annotated[list[str] | None, typer.Option(help="A command the task runs.")] = None,
+    executor: ExecutorOpt = None,
+    retries: RetriesOpt = None,
     tag: Many = None,
     output_file: Many = None,
     notes: str = "",
@@ -134,6 +145,8 @@ def add(
                 success_criteria=criterion or [],
                 acceptance=acceptance,
                 commands=command or [],
+                executor=executor,
+                max_retries=retries,
                 tags=_split(tag) or [],
                 output_files=output_file or [],
                 notes=notes,
@@ -204,6 +217,11 @@ def update(
     ] = None,
     hours: float | None = None,
     acceptance: str | None = None,
+    command: Annotated[
+        list[str] | None, typer.Option(help="Replace the commands ('' for none).")
+    ] = None,
+    executor: ExecutorOpt = None,
+    retries: RetriesOpt = None,
     tag: Annotated[list[str] | None, typer.Option(help="Replace the tags.")] = None,
     notes: str | None = None,
     section: str | None = None,
@@ -228,6 +246,9 @@ def update(
             "dependencies": _split(depends),
             "estimated_hours": hours,
             "acceptance": acceptance,
+            "commands": None if command is None else [c for c in command if c],
+            "executor": executor,
+            "max_retries": retries,
             "tags": _split(tag),
             "notes": notes,
             "section": section,

@@ -82,7 +82,7 @@ PHASE_WORDS: dict[str, Phase] = {
     "maintenance": Phase.MAINTENANCE,
     "operations": Phase.MAINTENANCE,
 }
-META_KEYS = ("id", "agent", "priority", "phase", "hours", "after", "tags")
+META_KEYS = ("id", "agent", "priority", "phase", "hours", "after", "tags", "executor", "retries")
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")  # "## C#" keeps its #
 _CHECKBOX = re.compile(r"^(\s*)[-*+]\s+\[(.?)\](.*)$")
@@ -143,6 +143,12 @@ def _meta_value(key: str, value: str) -> dict[str, Any]:
         return {"estimated_hours": hours}
     if key == "after":
         return {"dependencies": [check_task_id(v) for v in value.split(",") if v]}
+    if key == "executor":
+        return {"executor": value}
+    if key == "retries":
+        if not value.isdigit():
+            raise ValueError(f"retries must be a whole number ≥ 0, not {value}")
+        return {"max_retries": int(value)}
     return {"tags": [v for v in value.split(",") if v]}
 
 
@@ -268,6 +274,8 @@ def _finish_markdown(entries: list[_Open], source: str) -> list[PlanItem]:
         item.setdefault("priority", Priority.MEDIUM)
         item.setdefault("estimated_hours", None)
         item.setdefault("tags", [])
+        item.setdefault("executor", None)
+        item.setdefault("max_retries", None)
     for entry in entries:  # a nested item is a sub-task: its parent depends on it
         parent = entry.parent
         if parent is not None and entry.item["id"] not in parent.item["dependencies"]:
@@ -307,6 +315,10 @@ def _markdown_item(task: AgentTask) -> list[str]:
         meta.append("after=" + ",".join(task.dependencies))
     if task.tags:
         meta.append("tags=" + ",".join(task.tags))
+    if task.executor:
+        meta.append(f"executor={task.executor}")
+    if task.max_retries is not None:
+        meta.append(f"retries={task.max_retries}")
     title = " ".join(task.title.split())
     lines = [f"- [{MARK_OF[task.status]}] {title} {{{' '.join(meta)}}}"]
     lines += [f"  {line}" if line else "" for line in task.description.splitlines()]
@@ -343,6 +355,19 @@ PRIORITY_TO_TASKMASTER: dict[Priority, str] = {
 }
 EXTRA_KEY = "coditect"
 """Exported tasks carry our exact fields under this key; Task Master ignores it."""
+EXACT_FIELDS = (
+    "agent",
+    "estimated_hours",
+    "tags",
+    "section",
+    "commands",
+    "acceptance",
+    "executor",
+    "max_retries",
+    "deliverables",
+    "output_files",
+)
+"""Fields that only the ``coditect`` key can carry, taken from it as they are."""
 
 
 def parse_taskmaster(
@@ -471,7 +496,7 @@ def _taskmaster_fields(raw: dict[str, Any], task_id: str, inherited: Any) -> Pla
         item["id"] = _tm_id(extra.get("id", task_id))
         if item["id"] != task_id:
             item["_number"] = task_id
-        for key in ("agent", "estimated_hours", "tags", "section"):
+        for key in EXACT_FIELDS:
             if key in extra:
                 item[key] = extra[key]
         if "phase" in extra:
@@ -533,9 +558,8 @@ def export_taskmaster(tasks: Iterable[AgentTask], tag: str = "master") -> dict[s
                 "phase": t.phase.value,
                 "agent": t.agent,
                 "estimated_hours": t.estimated_hours,
-                "tags": t.tags,
-                "section": t.section,
                 "success_criteria": t.success_criteria,
+                **{key: getattr(t, key) for key in EXACT_FIELDS},
             },
         }
         for t in task_list
