@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The cloud tests run on PostgreSQL and Redis too (they skip without them, fail under CI=true).
+export CODITECT_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+export CODITECT_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
 .PHONY: demo test check lint typecheck pytest bench format clean
 

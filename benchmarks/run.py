@@ -8,6 +8,7 @@ described in docs/benchmarks.md.
     run.py --quick              1k and 10k only
     run.py --sizes 1000,50000   chosen sizes
     run.py --no-cli             skip the subprocess timings of the CLI
+    run.py --no-runner          skip the runner (run_overhead.py, run_retries.py)
 """
 
 from __future__ import annotations
@@ -294,6 +295,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="only 1k and 10k tasks")
     parser.add_argument("--sizes", help="comma-separated graph sizes, e.g. 1000,10000")
     parser.add_argument("--no-cli", action="store_true", help="skip the CLI timings")
+    parser.add_argument(
+        "--no-runner", action="store_true", help="skip the runner (run_overhead, run_retries)"
+    )
     args = parser.parse_args()
     if args.sizes:
         sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -311,6 +315,11 @@ def main() -> None:
             results += bench_size(n, workdir)
         if not args.no_cli:
             results += bench_cli(workdir)
+    if not args.no_runner:
+        import run_overhead
+        import run_retries
+
+        results += run_overhead.bench()[0] + run_retries.bench()
     log(f"done in {time.perf_counter() - started:.0f} s")
     info["load_average_1m_end"] = round(os.getloadavg()[0], 2)
     report = {"machine": info, "results": results}

@@ -40,6 +40,7 @@ EXPECTED = {
     "ProviderAuthError": 5,
     "ProviderError": 6,
     "RateLimitedError": 6,
+    "SignatureError": 5,
     "StateCorruptedError": 7,
 }
 

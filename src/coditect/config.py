@@ -19,7 +19,16 @@ from typing import Any
 from coditect.errors import ValidationError
 from coditect.paths import ProjectPaths, user_dir
 
-__all__ = ["Config", "ProjectSettings", "RunSettings", "StateSettings", "load_config"]
+__all__ = [
+    "ClaudeCodeSettings",
+    "Config",
+    "LlmSettings",
+    "MemorySettings",
+    "ProjectSettings",
+    "RunSettings",
+    "StateSettings",
+    "load_config",
+]
 
 
 @dataclass(frozen=True)
@@ -77,11 +86,154 @@ class RunSettings:
             raise ValidationError(f"run.timeout must be greater than 0, not {self.timeout}")
 
 
+LLM_PROVIDERS = ("anthropic", "openai", "gemini", "openai-compatible")
+
+
+@dataclass(frozen=True)
+class LlmSettings:
+    """The ``api`` executor: provider, retries, fallbacks, rate limits, prices
+    (docs/execution.md)."""
+
+    provider: str = "anthropic"
+    """anthropic, openai, gemini or openai-compatible (Ollama, vLLM, LM Studio)."""
+    model: str = ""
+    """Empty: the provider's default model."""
+    base_url: str = ""
+    """The provider's address; required for openai-compatible. Empty: the SDK's default."""
+    base_urls: dict[str, Any] = field(default_factory=dict)
+    """Addresses of other providers (fallbacks), by provider name."""
+    api_key: str = field(default="", repr=False)
+    """The provider's key; prefer its environment variable (ANTHROPIC_API_KEY, …)."""
+    fallback: tuple[str, ...] = ()
+    """``provider:model`` entries tried in order when a call fails after its retries."""
+    timeout: float = 600.0
+    """Seconds one request may take."""
+    max_retries: int = 4
+    """Retries of a request on 429, 5xx, timeouts and connection errors."""
+    retry_backoff: float = 1.0
+    """Seconds before the first retry; doubling, with jitter."""
+    retry_max_wait: float = 60.0
+    """The longest wait between retries, Retry-After included."""
+    requests_per_minute: int = 0
+    """Client-side limit per provider (0: none)."""
+    tokens_per_minute: int = 0
+    """Client-side limit per provider, counting prompt estimate + max_tokens (0: none)."""
+    max_tokens: int = 8192
+    """The most tokens a reply may have."""
+    temperature: float = -1.0
+    """Sampling temperature, 0 to 2; -1: not sent (the model's default)."""
+    prices: dict[str, Any] = field(default_factory=dict)
+    """USD per million tokens by model: {input, output, cache_write, cache_read}."""
+
+    def __post_init__(self) -> None:
+        def refuse(name: str, what: str) -> None:
+            raise ValidationError(f"llm.{name} must be {what}, not {getattr(self, name)!r}")
+
+        if self.provider not in LLM_PROVIDERS:
+            refuse("provider", "one of " + ", ".join(LLM_PROVIDERS))
+        if self.provider == "openai-compatible" and not (self.base_url and self.model):
+            raise ValidationError(
+                "llm.provider openai-compatible needs llm.base_url and llm.model",
+                'For Ollama: base_url = "http://localhost:11434/v1", model = "llama3.1".',
+            )
+        for entry in self.fallback:
+            name, _, model = entry.partition(":")
+            if name not in LLM_PROVIDERS or not model:
+                refuse("fallback", "a list of provider:model, e.g. openai:gpt-4.1-mini")
+            local = name == "openai-compatible" and self.provider != name
+            if local and not self.base_urls.get(name):
+                raise ValidationError(
+                    f"llm.fallback {entry!r} needs the server's address in llm.base_urls",
+                    'Add [llm.base_urls] with openai-compatible = "http://localhost:11434/v1".',
+                )
+        for name, url in self.base_urls.items():
+            if name not in LLM_PROVIDERS or not isinstance(url, str):
+                refuse("base_urls", "a table of provider = URL")
+        for name in ("max_retries", "requests_per_minute", "tokens_per_minute"):
+            if getattr(self, name) < 0:
+                refuse(name, "0 or more")
+        for name in ("retry_backoff", "retry_max_wait"):
+            if not getattr(self, name) >= 0:
+                refuse(name, "0 or more")
+        if not self.timeout > 0:
+            refuse("timeout", "greater than 0")
+        if self.max_tokens < 1:
+            refuse("max_tokens", "at least 1")
+        if self.temperature != -1.0 and not 0 <= self.temperature <= 2:
+            refuse("temperature", "between 0 and 2, or -1 (not sent)")
+        if self.prices:
+            from coditect.execution.pricing import check_prices
+
+            check_prices(self.prices)
+
+
+@dataclass(frozen=True)
+class ClaudeCodeSettings:
+    """How the ``claude-code`` executor runs Claude Code (docs/execution.md)."""
+
+    binary: str = ""
+    """The ``claude`` program to run; empty: ``claude`` found on the PATH."""
+    model: str = ""
+    """The model when the job names none; empty: Claude Code's own default."""
+    max_turns: int = 0
+    """``--max-turns``: agentic turns per task (0: no limit)."""
+    permission_mode: str = "acceptEdits"
+    """``--permission-mode``: default, acceptEdits, bypassPermissions, dontAsk, plan;
+    empty: Claude Code's own setting."""
+    allowed_tools: tuple[str, ...] = ()
+    """``--allowedTools`` when the job names no tools, e.g. ``Read``, ``Bash(git diff:*)``."""
+    extra_args: tuple[str, ...] = ()
+    """More arguments for every call, e.g. ``--add-dir``, ``../shared``."""
+
+    def __post_init__(self) -> None:
+        if self.max_turns < 0:
+            raise ValidationError(f"claude_code.max_turns must be 0 or more, not {self.max_turns}")
+        if self.permission_mode and not self.permission_mode.isalpha():
+            raise ValidationError(
+                f"claude_code.permission_mode must be one word, not {self.permission_mode!r}",
+                "Modes: default, acceptEdits, bypassPermissions, dontAsk, plan.",
+            )
+
+
+@dataclass(frozen=True)
+class MemorySettings:
+    """What memory keeps, and what it removes before storing (docs/memory.md)."""
+
+    privacy: str = "team"
+    """public, team, private or ephemeral: what redaction removes (docs/memory.md)."""
+    redact_user: bool = True
+    """Rewrite home folders to ``~`` and remove the user name."""
+    allow: tuple[str, ...] = ()
+    """Strings never redacted; entries starting with ``re:`` are regexes."""
+    patterns: dict[str, Any] = field(default_factory=dict)
+    """More to redact: name = regex; the marker is ``[REDACTED:NAME]``."""
+    retention_days: int = 0
+    """``memory prune`` forgets sessions older than this (0: keep forever)."""
+
+    def __post_init__(self) -> None:
+        from coditect.memory.privacy_rules import LEVELS, check_allow, check_patterns
+
+        if self.privacy not in LEVELS:
+            raise ValidationError(
+                f"memory.privacy must be one of {', '.join(LEVELS)}, not {self.privacy!r}",
+                "See the levels table in docs/memory.md.",
+            )
+        if self.retention_days < 0:
+            raise ValidationError(
+                f"memory.retention_days must be 0 or more, not {self.retention_days}"
+            )
+        check_patterns(self.patterns, "memory.patterns")
+        check_allow(self.allow, "memory.allow")
+
+
 @dataclass(frozen=True)
 class Config:
     project: ProjectSettings = field(default_factory=ProjectSettings)
     state: StateSettings = field(default_factory=StateSettings)
     run: RunSettings = field(default_factory=RunSettings)
+    claude_code: ClaudeCodeSettings = field(default_factory=ClaudeCodeSettings)
+    llm: LlmSettings = field(default_factory=LlmSettings)
+    memory: MemorySettings = field(default_factory=MemorySettings)
 
 
 _KINDS: dict[str, Any] = {

@@ -24,7 +24,8 @@ Third-party exceptions are translated where they enter (``raise ... from exc``).
     │   ├── AgentFormatError                   an agent file is invalid (file and field)
     │   └── ProviderRequestError               a provider refused the request itself
     ├── DeniedError                   exit 5   authentication, licence or quota denies it
-    │   └── ProviderAuthError                  a provider refused the API key
+    │   ├── ProviderAuthError                  a provider refused the API key
+    │   └── SignatureError                     a signed answer or licence file does not verify
     ├── ServiceUnavailableError       exit 6   an external service cannot be reached
     │   └── ProviderError                      a provider failed (5xx, timeout, bad body)
     │       └── RateLimitedError               a provider said 429 (``retry_after``)
@@ -56,6 +57,7 @@ __all__ = [
     "ProviderRequestError",
     "RateLimitedError",
     "ServiceUnavailableError",
+    "SignatureError",
     "StateCorruptedError",
     "TaskNotFoundError",
     "ToolNotFoundError",
@@ -230,6 +232,15 @@ class ProviderAuthError(DeniedError):
     """Raised when a provider refuses the API key (401, 403)."""
 
     default_hint = "Set the provider's API key in its environment variable (docs/execution.md)."
+
+
+class SignatureError(DeniedError):
+    """Raised when a signed answer or licence file is forged, altered, expired or not ours."""
+
+    default_hint = (
+        "Do not edit licence files; fetch a new one with the CLI, or check the service's "
+        "public key (docs/licensing.md)."
+    )
 
 
 class ProviderError(ServiceUnavailableError):

@@ -13,8 +13,9 @@ from typing import Annotated
 import typer
 
 from coditect import __version__
+from coditect.cli import agent, plan, report, state, task
 from coditect.cli import init as init_cmd
-from coditect.cli import plan, report, state, task
+from coditect.cli import run as run_cmd
 from coditect.errors import CoditectError, ExitCode
 
 __all__ = ["app", "main"]
@@ -52,9 +53,12 @@ def root(
 
 app.command("init")(init_cmd.init)
 app.command("report")(report.report)
+app.command("run")(run_cmd.run)
+app.add_typer(run_cmd.app, name="runs")
 app.add_typer(task.app, name="task")
 app.add_typer(plan.app, name="plan")
 app.add_typer(state.app, name="state")
+app.add_typer(agent.app, name="agent")
 
 
 def _log_unexpected(exc: BaseException) -> str:

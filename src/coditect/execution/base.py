@@ -97,6 +97,8 @@ class ExecutionResult:
     model: str | None = None
     data: Any = None
     """Structured output, validated against the task's ``output_schema``."""
+    attempts: int = 1
+    """Requests made to produce this result: 1, plus retries and fallbacks (api)."""
 
     @property
     def ok(self) -> bool:
@@ -114,6 +116,7 @@ class ExecutionResult:
             "session_id": self.session_id,
             "model": self.model,
             "data": self.data,
+            "attempts": self.attempts,
         }
 
 
