@@ -124,7 +124,7 @@ def _job(tmp_path: Path, mode: str = "success", **fields: Any) -> Job:
     return make_job(tmp_path, env={"FAKE_CLAUDE_MODE": mode}, **fields)
 
 
-def test_registry_builds_it_from_the_config() -> None:
+def test_registry_builds_it_from_the_config(fake_claude: Path) -> None:
     executor = get_executor("claude-code", Config())
     assert isinstance(executor, ClaudeCodeExecutor)
     assert executor.name == "claude-code"
@@ -325,9 +325,17 @@ def test_not_installed_raises_tool_not_found_with_a_hint(
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     job = make_job(tmp_path)
-    with pytest.raises(ToolNotFoundError) as caught:
-        ClaudeCodeExecutor(Config()).execute(job)
+    with pytest.raises(ToolNotFoundError) as caught:  # when it is built: before any run
+        ClaudeCodeExecutor(Config())
     assert caught.value.message == "Claude Code (claude) is not installed on the PATH"
+    program = tmp_path / "claude"
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    executor = ClaudeCodeExecutor(_settings(binary=str(program)))
+    program.unlink()
+    with pytest.raises(ToolNotFoundError) as caught:  # and if it goes away later
+        executor.execute(job)
+    assert caught.value.message == f"Claude Code ({program}) is not installed at {program}"
     assert "npm install -g @anthropic-ai/claude-code" in caught.value.hint
     assert caught.value.exit_code == ExitCode.NOT_FOUND
     assert job.log_dir is not None

@@ -255,3 +255,17 @@ def test_on_a_terminal_the_run_shows_a_live_table(project_dir: Path, store: Stat
     assert "completed one" in screen
     assert "failed    two" in screen
     assert "1 completed, 1 failed" in screen
+
+
+def test_a_run_without_claude_installed_refuses_before_it_starts(
+    project_dir: Path, store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every claude-code task would fail; the run says so once, with the install hint."""
+    add(store, AgentTask(id="a", title="a", executor="claude-code"))
+    monkeypatch.setenv("PATH", str(project_dir / "no-such-bin"))
+    before = store.path.read_bytes()
+    result = run_cli("run", check=False)
+    clean_error(result, 3, "Claude Code (claude) is not installed on the PATH")
+    assert "npm install -g @anthropic-ai/claude-code" in result.stderr
+    assert store.path.read_bytes() == before
+    assert not (project_dir / ".coditect" / "runs").exists()

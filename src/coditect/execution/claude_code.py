@@ -63,6 +63,9 @@ class ClaudeCodeExecutor:
 
             config = Config()
         self.settings: ClaudeCodeSettings = config.claude_code
+        # Found now, so that a run refuses before it starts anything when `claude` is
+        # missing, with the install hint, rather than failing every task on its own.
+        self.binary()
 
     def binary(self, env: dict[str, str] | None = None) -> str:
         """The path of the ``claude`` program; ToolNotFoundError when there is none."""
