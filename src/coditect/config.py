@@ -21,6 +21,7 @@ from coditect.paths import ProjectPaths, user_dir
 
 __all__ = [
     "ClaudeCodeSettings",
+    "CloudSettings",
     "Config",
     "LlmSettings",
     "MemorySettings",
@@ -226,6 +227,53 @@ class MemorySettings:
         check_allow(self.allow, "memory.allow")
 
 
+CREDENTIAL_STORES = ("auto", "keyring", "file")
+
+
+@dataclass(frozen=True)
+class CloudSettings:
+    """The CODITECT cloud as the CLI sees it: accounts and licences (docs/account.md)."""
+
+    server: str = "http://127.0.0.1:8000"
+    """The service's address; ``--server`` overrides it."""
+    timeout: float = 30.0
+    """Seconds one request to the service may take."""
+    credentials: str = "auto"
+    """Where sign-in tokens go: auto (the OS keyring if it has one, else a file), keyring,
+    file."""
+    public_key: str = ""
+    """The Ed25519 key licences must be signed with (base64 or PEM); empty: the key the
+    service presents at the first activation is pinned (trust on first use)."""
+    offline_grace_hours: float = 72.0
+    """How long a signed validation answer keeps a licence usable with no network."""
+
+    def __post_init__(self) -> None:
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(self.server)
+            good = parts.scheme in ("http", "https") and bool(parts.hostname)
+        except ValueError:
+            good = False
+        if not good:
+            raise ValidationError(
+                f"cloud.server must be an http:// or https:// address, not {self.server!r}",
+                'For example: server = "https://cloud.example.com".',
+            )
+        if not self.timeout > 0:
+            raise ValidationError(f"cloud.timeout must be greater than 0, not {self.timeout}")
+        if self.credentials not in CREDENTIAL_STORES:
+            raise ValidationError(
+                f"cloud.credentials must be one of {', '.join(CREDENTIAL_STORES)}, "
+                f"not {self.credentials!r}"
+            )
+        if not 0 <= self.offline_grace_hours <= 720:
+            raise ValidationError(
+                "cloud.offline_grace_hours must be between 0 and 720 (30 days), "
+                f"not {self.offline_grace_hours}"
+            )
+
+
 @dataclass(frozen=True)
 class Config:
     project: ProjectSettings = field(default_factory=ProjectSettings)
@@ -234,6 +282,7 @@ class Config:
     claude_code: ClaudeCodeSettings = field(default_factory=ClaudeCodeSettings)
     llm: LlmSettings = field(default_factory=LlmSettings)
     memory: MemorySettings = field(default_factory=MemorySettings)
+    cloud: CloudSettings = field(default_factory=CloudSettings)
 
 
 _KINDS: dict[str, Any] = {

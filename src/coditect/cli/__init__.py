@@ -13,9 +13,13 @@ from typing import Annotated
 import typer
 
 from coditect import __version__
-from coditect.cli import agent, plan, report, state, task
+from coditect.cli import agent, checkpoint, memory_patterns, plan, report, state, task
 from coditect.cli import init as init_cmd
+from coditect.cli import license as license_cmd
+from coditect.cli import memory as memory_cmd
 from coditect.cli import run as run_cmd
+from coditect.cli import server as server_cmd
+from coditect.cli import user as user_cmd
 from coditect.errors import CoditectError, ExitCode
 
 __all__ = ["app", "main"]
@@ -58,7 +62,13 @@ app.add_typer(run_cmd.app, name="runs")
 app.add_typer(task.app, name="task")
 app.add_typer(plan.app, name="plan")
 app.add_typer(state.app, name="state")
+app.add_typer(server_cmd.app, name="server")
+app.add_typer(memory_cmd.app, name="memory")
+memory_patterns.register(memory_cmd.app)
+app.add_typer(checkpoint.app, name="checkpoint")
 app.add_typer(agent.app, name="agent")
+app.add_typer(user_cmd.app, name="user")
+app.add_typer(license_cmd.app, name="license")
 
 
 def _log_unexpected(exc: BaseException) -> str:

@@ -13,6 +13,9 @@ if TYPE_CHECKING:
 def report(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print Markdown.")] = False,
+    cost: Annotated[
+        bool, typer.Option("--cost", help="Tokens and cost per task (by kind from memory).")
+    ] = False,
 ) -> None:
     """Totals, progress, hours, the critical path, what is blocked or failed, what is next."""
     from coditect.cli._output import emit_json, out
@@ -21,6 +24,11 @@ def report(
 
     if as_json and markdown:
         raise UsageError("choose one of --json and --markdown")
+    if cost:
+        from coditect.cli._costs import show_costs
+
+        show_costs(as_json=as_json, markdown=markdown)
+        return
     summary = reading().report()
     if as_json:
         emit_json(summary.to_dict())

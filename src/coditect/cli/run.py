@@ -124,7 +124,16 @@ def run(
     store = StateStore(project.state_dir, keep_backups=config.state.backups)
     names = [part.strip() for value in only or () for part in value.split(",") if part.strip()]
     options = RunOptions(only=tuple(names), until=until, phase=phase, worktrees=worktrees)
-    runner = Runner(project, config, store, options, progress=_progress(as_json or dry_run))
+    from coditect.memory.context import agent_context
+
+    runner = Runner(
+        project,
+        config,
+        store,
+        options,
+        progress=_progress(as_json or dry_run),
+        context=agent_context(project),  # None until the project has a memory
+    )
     if dry_run:
         plan = runner.plan()
         emit_json(plan) if as_json else _print_plan(plan)

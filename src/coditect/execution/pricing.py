@@ -58,6 +58,7 @@ DEFAULT_PRICES: dict[str, Price] = {
     "claude-opus-4-6": _p(5.0, 25.0, 6.25, 0.5),
     "claude-opus-4-5": _p(5.0, 25.0, 6.25, 0.5),
     "claude-opus-4-1": _p(15.0, 75.0, 18.75, 1.5),
+    "claude-opus-4": _p(15.0, 75.0, 18.75, 1.5),
     "claude-sonnet-5-5": _p(2.0, 10.0, 2.5, 0.1),
     "claude-sonnet-5": _p(2.0, 10.0, 2.5, 0.2),
     "claude-sonnet-4-6": _p(3.0, 15.0, 3.75, 0.3),

@@ -8,6 +8,12 @@
     migrations   its schema, as named migrations
     search       full-text search, the session list, one conversation
     stats        counts, tokens and cost, redactions
+    patterns     commands, files, errors and fixes, decisions, workflows (extract,
+                 pattern_derive, pattern_schema: the rules, the derived rows, 0002)
+    context      token-budgeted context bundles for agents
+    costs        tokens and cost per task
+    checkpoints  git, task and memory state at a moment; diff; restore (checkpoint_git,
+                 checkpoint_markdown)
 
 Nothing is imported here, so ``coditect --help`` stays fast; import the modules.
 """

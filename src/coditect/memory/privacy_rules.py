@@ -16,7 +16,6 @@ from coditect.errors import ValidationError
 
 __all__ = [
     "CREDENTIALS",
-    "DEFAULT_LEVEL",
     "LEVELS",
     "MARKER",
     "NOT_PERSISTED",
@@ -68,7 +67,6 @@ LEVELS: dict[str, frozenset[str]] = {
 NOT_PERSISTED = frozenset({"ephemeral"})
 """Levels whose texts the memory store must not keep on disk."""
 
-DEFAULT_LEVEL = "team"
 
 TYPES = tuple(sorted(_PUBLIC))
 """Every built-in detector type, as it appears in ``[REDACTED:TYPE]``."""
