@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -656,3 +657,9 @@ def test_tasks_read_from_compact_dicts_share_no_lists() -> None:
     one.tags.append("x")
     one.metadata["k"] = 1
     assert (two.tags, two.metadata) == ([], {})
+
+
+def test_negative_zero_cost_is_zero() -> None:
+    task = AgentTask(id="a", title="A", cost_usd=-0.0)
+    assert math.copysign(1.0, task.cost_usd) == 1.0
+    assert AgentTask.from_trusted_dict(task.to_compact_dict()).to_dict() == task.to_dict()

@@ -1067,3 +1067,51 @@ def test_files_of_other_names_in_backups_are_not_backups(tmp_path: Path) -> None
     assert loaded.restored_from is not None
     assert loaded.restored_from.name.endswith("-r000001.json")
     assert [b.path.name for b in store.backups()] == [loaded.restored_from.name]
+
+
+def _version_1(tasks: list[dict[str, Any]]) -> bytes:
+    document = {"revision": 4, "saved_at": MOMENT.isoformat(), "schema_version": 1}
+    document["tasks"] = tasks
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    checksum = "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    return f'{{"checksum":"{checksum}",{canonical[1:]}\n'.encode()
+
+
+def test_a_version_1_file_is_trusted_as_version_1_loads_trusted_it(tmp_path: Path) -> None:
+    """Names that later versions refuse (an agent with a space) do not make a good file
+    'damaged': that would roll the project back to an older backup."""
+    task = make_tasks("old", 1)[0].to_dict()
+    task.update(agent="qa team", tags=["needs review"], cost_usd=0)
+    (tmp_path / "tasks.json").write_bytes(_version_1([task]))
+    store = StateStore(tmp_path)
+
+    loaded = store.load()
+
+    assert loaded.restored_from is None
+    (only,) = loaded.orchestrator.tasks.values()
+    assert (only.agent, only.tags, only.cost_usd) == ("qa team", ["needs review"], 0)
+    report = store.verify()
+    assert not report.valid
+    assert "agent must be a name" in report.problem
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_repeated_task_id_is_damage(version: int) -> None:
+    """Two tasks with one id would silently lose one of them."""
+    first, second = make_tasks("r", 2)
+    second.id = first.id
+    if version == 1:
+        data = _version_1([first.to_dict(), second.to_dict()])
+    else:
+        index = {
+            "ids": [first.id] * 2,
+            "status": ["in_progress", "pending"],
+            "deps": [[], []],
+            "priority": ["medium"] * 2,
+            "hours": [None, None],
+        }
+        header = {"revision": 4, "saved_at": MOMENT.isoformat(), "schema_version": 2, "tasks": 2}
+        data = seal(header, index, [first.to_compact_dict(), second.to_compact_dict()])
+    for strict in (False, True):
+        with pytest.raises(StateCorruptedError, match="two tasks have the same id"):
+            decode_state(data, strict=strict)

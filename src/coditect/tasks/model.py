@@ -210,6 +210,8 @@ class AgentTask:
         self.agent = self.agent or None
         self.acceptance = self.acceptance or None
         self.executor = self.executor or None
+        if isinstance(self.cost_usd, float):
+            self.cost_usd += 0.0  # -0.0 is 0.0: one spelling, so it round-trips
         self.validate()
 
     def validate(self) -> None:

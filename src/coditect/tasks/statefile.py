@@ -64,15 +64,16 @@ def encode_state(tasks: list[dict[str, Any]], revision: int, saved_at: datetime)
     return _encode(*table.encode()[:2], revision, saved_at)
 
 
-def load_table(data: bytes) -> tuple[dict[str, Any], TaskTable]:
-    """Verify a state file and return its header and its (lazily decoded) tasks."""
+def load_table(data: bytes, *, strict: bool = False) -> tuple[dict[str, Any], TaskTable]:
+    """Verify a state file and return its header and its (lazily decoded) tasks;
+    ``strict`` validates the tasks of a version 1 file as it reads them."""
     end = data.find(b"\n")
     try:
         header = orjson.loads(data[:end])
     except orjson.JSONDecodeError:
         header = None
     if not isinstance(header, dict) or isinstance(header.get("tasks"), list):
-        return _load_version_1(data)  # or not a state file at all
+        return _load_version_1(data, strict)  # or not a state file at all
     written = header.pop("checksum", None)
     digest = sha256(orjson.dumps(header, option=orjson.OPT_SORT_KEYS) + b"\n")
     digest.update(memoryview(data)[end + 1 :])
@@ -101,8 +102,8 @@ def decode_state(data: bytes, *, strict: bool = False) -> tuple[dict[str, Any], 
     validating each field again; ``strict`` validates them all, and that the index
     agrees with them (``coditect state verify``).
     """
-    header, table = load_table(data)
-    if not strict or header["schema_version"] == 1:  # version 1 tasks load validated
+    header, table = load_table(data, strict=strict)
+    if not strict or header["schema_version"] == 1:  # version 1: validated as read
         return header, list(table.values())
     try:
         tasks = [AgentTask.from_dict(orjson.loads(table.line(i))) for i in table]
@@ -114,8 +115,10 @@ def decode_state(data: bytes, *, strict: bool = False) -> tuple[dict[str, Any], 
     return header, tasks
 
 
-def _load_version_1(data: bytes) -> tuple[dict[str, Any], TaskTable]:
-    """A version 1 file: one document, checksum over its canonical encoding."""
+def _load_version_1(data: bytes, strict: bool) -> tuple[dict[str, Any], TaskTable]:
+    """A version 1 file: one document, checksum over its canonical encoding. Its tasks
+    are trusted as the checksum vouches for them, as version 1 loads did; names that
+    later versions refuse (an agent with a space) must not make a good file "damaged"."""
     try:
         document = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -134,10 +137,13 @@ def _load_version_1(data: bytes) -> tuple[dict[str, Any], TaskTable]:
     raw = document.pop("tasks", None)
     if not isinstance(raw, list) or not isinstance(document.get("revision"), int):
         raise StateCorruptedError("the state has no task list or revision")
+    build = AgentTask.from_dict if strict else AgentTask.from_trusted_dict
     try:
-        tasks = [AgentTask.from_dict(item) for item in raw]
-    except (ValidationError, AttributeError, TypeError) as exc:
+        tasks = [build(item) for item in raw]
+    except (ValidationError, AttributeError, KeyError, TypeError, ValueError) as exc:
         detail = exc.message if isinstance(exc, ValidationError) else repr(exc)
         raise StateCorruptedError(f"invalid task: {detail}") from exc
+    if len({t.id for t in tasks}) < len(tasks):
+        raise StateCorruptedError("two tasks have the same id")
     document["tasks"] = len(tasks)
     return document, TaskTable(tasks)

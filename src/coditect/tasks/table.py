@@ -84,6 +84,8 @@ class TaskTable(MutableMapping[str, AgentTask]):
             )
         }
         table._lines = dict(zip(ids, lines, strict=True))
+        if len(table.nodes) < len(ids):
+            raise ValueError("two tasks have the same id")
         return table
 
     # -- the mapping -----------------------------------------------------------------------
