@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from coditect.cli import main
 from coditect.paths import ProjectPaths
 from coditect.tasks.store import StateStore
 
@@ -62,3 +66,36 @@ def run_cli(
             f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
         )
     return result
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Run:
+    """``cli(*args, code=0)`` runs ``main(args)`` in-process and checks the exit code."""
+
+    def run(*args: str, code: int = 0) -> Result:
+        capsys.readouterr()
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            status = exc.code
+        else:  # pragma: no cover - main always exits
+            raise AssertionError("main() returned instead of exiting")
+        captured = capsys.readouterr()
+        result = Result(int(status or 0), captured.out, captured.err)
+        assert result.code == code, f"coditect {' '.join(args)} exited {result.code}: {result}"
+        return result
+
+    return run

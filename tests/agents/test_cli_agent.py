@@ -2,46 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from coditect.agents.install import written_by_us
-from coditect.cli import main
-from tests.conftest import run_cli
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
-Run = Callable[..., Result]
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Run:
-    """``cli(*args, code=0)`` runs ``main(args)`` in-process and checks the exit code."""
-
-    def run(*args: str, code: int = 0) -> Result:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exited:
-            main(list(args))
-        captured = capsys.readouterr()
-        result = Result(int(exited.value.code or 0), captured.out, captured.err)
-        assert result.code == code, f"coditect {' '.join(args)} exited {result.code}: {result}"
-        return result
-
-    return run
+from tests.conftest import Run, run_cli
 
 
 def agents_dir(project: Path) -> Path:

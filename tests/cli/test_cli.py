@@ -8,8 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,40 +18,7 @@ from coditect.cli import main
 from coditect.paths import ProjectPaths
 from coditect.tasks.model import Status
 from coditect.tasks.store import StateStore
-from tests.conftest import CORPUS
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
-Run = Callable[..., Result]
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Run:
-    """``cli(*args, code=0)`` runs ``main(args)`` and checks the exit code."""
-
-    def run(*args: str, code: int = 0) -> Result:
-        capsys.readouterr()
-        try:
-            main(list(args))
-        except SystemExit as exc:
-            status = exc.code
-        else:  # pragma: no cover - main always exits
-            raise AssertionError("main() returned instead of exiting")
-        captured = capsys.readouterr()
-        result = Result(int(status or 0), captured.out, captured.err)
-        assert result.code == code, f"coditect {' '.join(args)} exited {result.code}: {result}"
-        return result
-
-    return run
+from tests.conftest import CORPUS, Result, Run
 
 
 def state_bytes(root: Path) -> bytes:

@@ -27,6 +27,7 @@ from coditect.cloud.db import Database, normalise_url
 from coditect.cloud.migrate import upgrade
 from coditect.cloud.settings import Settings, generate_ed25519_pem
 from tests.cloud.helpers import clear_redis, make_settings
+from tests.cloud.licence_helpers import Account, account, admin_account, seed
 
 # Read once at import: the autouse ``user_home`` fixture clears CODITECT_* for each test.
 TEST_DATABASE_URL = os.environ.get("CODITECT_TEST_DATABASE_URL", "")
@@ -118,3 +119,23 @@ def redis_settings(migrated_url: str, licence_pem: str, redis_url: str) -> Itera
     settings = make_settings(migrated_url, licence_pem, redis_url=redis_url)
     yield settings
     clear_redis(redis_url, settings.redis_key_prefix)
+
+
+# -- accounts for the licence tests ----------------------------------------------------------
+
+
+@pytest.fixture
+def admin(client: TestClient, app: FastAPI) -> Account:
+    """An administrator, with the plans seeded."""
+    seed(app)
+    return admin_account(client, app)
+
+
+@pytest.fixture
+def alice(client: TestClient, admin: Account) -> Account:
+    return account(client, "alice@example.com")
+
+
+@pytest.fixture
+def bob(client: TestClient, admin: Account) -> Account:
+    return account(client, "bob@example.com")

@@ -16,30 +16,11 @@ from tests.cloud.licence_helpers import (
     ADMIN_LICENSES,
     LICENSES,
     Account,
-    account,
     activate,
-    admin_account,
     issue,
     patch,
-    seed,
     validate,
 )
-
-
-@pytest.fixture
-def admin(client: TestClient, app: FastAPI) -> Account:
-    seed(app)
-    return admin_account(client, app)
-
-
-@pytest.fixture
-def alice(client: TestClient, admin: Account) -> Account:
-    return account(client, "alice@example.com")
-
-
-@pytest.fixture
-def bob(client: TestClient, admin: Account) -> Account:
-    return account(client, "bob@example.com")
 
 
 def _age_machines(app: FastAPI, licence_id: str, hours: float) -> None:

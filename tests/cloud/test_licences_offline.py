@@ -8,7 +8,6 @@ from typing import Any
 
 import orjson
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from coditect.cloud.app import create_app
@@ -27,17 +26,6 @@ from tests.cloud.licence_helpers import (
     seed,
     trusted_keys,
 )
-
-
-@pytest.fixture
-def admin(client: TestClient, app: FastAPI) -> Account:
-    seed(app)
-    return admin_account(client, app)
-
-
-@pytest.fixture
-def alice(client: TestClient, admin: Account) -> Account:
-    return account(client, "alice@example.com")
 
 
 def _offline(client: TestClient, key: str, fingerprint: str) -> Any:

@@ -20,26 +20,12 @@ from tests.cloud.helpers import API, assert_error
 from tests.cloud.licence_helpers import (
     LICENSES,
     Account,
-    account,
     activate,
-    admin_account,
     issue,
     patch,
-    seed,
     trusted_keys,
     validate,
 )
-
-
-@pytest.fixture
-def admin(client: TestClient, app: FastAPI) -> Account:
-    seed(app)
-    return admin_account(client, app)
-
-
-@pytest.fixture
-def alice(client: TestClient, admin: Account) -> Account:
-    return account(client, "alice@example.com")
 
 
 def _ago(**delta: float) -> str:
