@@ -52,6 +52,7 @@ def _copy(conn: Any, copy: int, limit: int, originals: int) -> int:
     """One more copy of the corpus's messages (at most ``limit``), with fresh ids."""
     suffix = f"-c{copy}"
     conn.execute("BEGIN IMMEDIATE")
+    last = conn.execute("SELECT max(id) FROM messages").fetchone()[0]
     conn.execute(
         "INSERT INTO messages (key, session_id, uuid, parent_uuid, role, ts, model, sidechain, "
         "agent_id, meta, tools, text, content, parts) "
@@ -59,6 +60,10 @@ def _copy(conn: Any, copy: int, limit: int, originals: int) -> int:
         "agent_id, meta, tools, text, replace(content, '\"toolu_', '\"toolu_' || ? || '_'), "
         "parts FROM messages WHERE id <= ? ORDER BY id LIMIT ?",
         (suffix, copy, originals, limit),
+    )
+    conn.execute(  # what MemoryStore.write does for the messages it inserts
+        "INSERT INTO messages_fts (rowid, text) SELECT id, text FROM messages WHERE id > ?",
+        (last,),
     )
     conn.execute(
         "INSERT INTO usage SELECT randomblob(16), session_id || ?, ts, model, input_tokens, "

@@ -488,8 +488,8 @@ def test_patterns_command_errors(project_dir: Path) -> None:
 def test_the_patterns_migration_is_applied_once(tmp_path: Path) -> None:
     with MemoryStore(tmp_path / "memory.db") as store:
         names = [r[0] for r in store.conn.execute("SELECT name FROM schema_migrations")]
-    assert names == ["0001_initial", "0002_patterns"]
+    assert names[:2] == ["0001_initial", "0002_patterns"]
     with MemoryStore(tmp_path / "memory.db") as store:
         count = store.conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0]
         store.conn.execute("SELECT count(*) FROM patterns").fetchone()
-    assert count == 2
+    assert count == len(names)

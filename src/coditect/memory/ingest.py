@@ -12,7 +12,9 @@ was forgotten), malformed, or cut off.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import gc
+import os
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from hashlib import blake2b
 from pathlib import Path
@@ -26,10 +28,17 @@ from coditect.memory.transcripts import HEAD_BYTES, ExportHeader, Source, parse_
 
 if TYPE_CHECKING:
     from coditect.config import MemorySettings
-    from coditect.memory.privacy import Redactor
+    from coditect.memory.privacy import Finding, Redactor
     from coditect.memory.store import MemoryStore, WriteResult
 
-__all__ = ["ImportReport", "Importer", "Problem", "storing_redactor"]
+__all__ = [
+    "OPAQUE_FIELDS",
+    "ImportReport",
+    "Importer",
+    "Problem",
+    "redact_blocks",
+    "storing_redactor",
+]
 
 MESSAGE_TYPES = frozenset({"user", "assistant", "system", "summary"})
 OTHER_TYPES = frozenset(
@@ -96,10 +105,23 @@ class ImportReport:
         self.other_records += result.records_added
         self.redactions += result.redactions
 
+    def merge(self, other: ImportReport) -> None:
+        """Add what another importer (a worker process) did to this report."""
+        for name in _COUNTS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        kept = MAX_PROBLEMS - len(self.problems)
+        self.problems = sorted(
+            [*self.problems, *other.problems[:kept]], key=lambda p: (p.path, p.line)
+        )
+        self.problems_omitted += other.problems_omitted + max(0, len(other.problems) - kept)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["problems"] = [asdict(p) for p in self.problems]
         return data
+
+
+_COUNTS = [f.name for f in fields(ImportReport) if f.type == "int" and f.name != "problems_omitted"]
 
 
 def _blocks(content: Any) -> list[dict[str, Any]]:
@@ -121,6 +143,38 @@ def _block(block: dict[str, Any]) -> dict[str, Any]:
     if block.get("type") == "tool_result" and isinstance(block.get("content"), list):
         return {**block, "content": _blocks(block["content"])}
     return block
+
+
+OPAQUE_FIELDS = frozenset({"type", "id", "tool_use_id", "signature"})
+"""Fields of a content block that the API writes, not the user or a tool: the block's
+kind, tool-call ids and a thinking block's signature. They are stored as they are,
+without a scan: a third of the strings of a transcript, and the signatures are long
+base64 that the high-entropy rule would otherwise examine in every thinking block."""
+
+
+def redact_blocks(
+    redactor: Redactor, blocks: list[dict[str, Any]], path: tuple[str | int, ...] = ()
+) -> tuple[list[dict[str, Any]], list[Finding]]:
+    """``blocks`` with every field but the ``OPAQUE_FIELDS`` redacted (a tool result's
+    own content blocks likewise); unchanged blocks are returned as the same objects."""
+    out: list[dict[str, Any]] = []
+    findings: list[Finding] = []
+    for index, block in enumerate(blocks):
+        changed: dict[str, Any] | None = None
+        for key, value in block.items():
+            if key in OPAQUE_FIELDS or not isinstance(value, str | list | dict):
+                continue
+            where = (*path, index, key)
+            if key == "content" and isinstance(value, list) and block.get("type") == "tool_result":
+                new, found = redact_blocks(redactor, value, where)
+            else:
+                new, found = redactor.redact_value(value, where)
+            if found:
+                findings += found
+                changed = changed if changed is not None else dict(block)
+                changed[key] = new
+        out.append(block if changed is None else changed)
+    return out, findings
 
 
 def _title(blocks: list[dict[str, Any]]) -> str:
@@ -155,31 +209,95 @@ class Importer:
         force: bool = False,
         batch_size: int = 2000,
         retention_days: float = 0,
+        workers: int | None = None,
     ) -> None:
         self.store = store
         self.redactor = redactor
         self.force = force
         self.batch_size = batch_size
         self.retention_days = retention_days
+        self.workers = workers
         self.report = ImportReport()
         self.forgotten: set[str] = set()
         self.batch = Batch()
         self.writer: BackgroundWriter | None = None
 
     def run(self, sources: list[Source]) -> ImportReport:
+        """Import ``sources``: in this process, or, when there is enough to read and more
+        than one core, in worker processes that each parse, redact and write a share."""
         if self.force:
             self.store.unforget_all()
+        work = self._changed(sources)
+        shares = _shares(work, _worker_count(self.workers, sum(size for _, size in work)))
+        if len(shares) > 1:
+            self._run_workers(shares)
+        else:
+            self._run_here([source for source, _ in work])
+        if self.retention_days > 0:
+            self.report.pruned_sessions = self.store.prune(self.retention_days)[0]
+        return self.report
+
+    def _run_here(self, sources: list[Source]) -> None:
         self.forgotten = self.store.forgotten()
         self.writer = BackgroundWriter(self.store, self.report.count)
+        threshold = gc.get_threshold()
+        # Millions of short-lived dicts and no cycles: collect rarely, and never the
+        # objects that existed before (freeze).
+        gc.freeze()
+        gc.set_threshold(max(threshold[0], 50_000), *threshold[1:])
         try:
             for source in sources:
                 self._file(source)
             self._flush()
         finally:
+            gc.set_threshold(*threshold)
+            gc.unfreeze()
             self.writer.close()
-        if self.retention_days > 0:
-            self.report.pruned_sessions = self.store.prune(self.retention_days)[0]
-        return self.report
+
+    def _run_workers(self, shares: list[list[Source]]) -> None:
+        """One process per share, each with a connection of its own: SQLite takes their
+        batches one transaction at a time, and each batch records its files' offsets, so
+        an interrupted import resumes as a sequential one does."""
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        # spawn, not fork: a forked child would inherit this process's SQLite handles.
+        context = get_context("spawn")
+        lock = context.Lock()
+        with ProcessPoolExecutor(
+            len(shares), mp_context=context, initializer=_set_write_lock, initargs=(lock,)
+        ) as pool:
+            futures = [
+                pool.submit(
+                    _import_share,
+                    self.store.path,
+                    self.redactor,
+                    share,
+                    self.force,
+                    self.batch_size,
+                )
+                for share in shares
+            ]
+            for future in futures:
+                self.report.merge(future.result())
+
+    def _changed(self, sources: list[Source]) -> list[tuple[Source, int]]:
+        """The sources that are new or changed since the last import, with their size;
+        the unchanged ones are only counted."""
+        work: list[tuple[Source, int]] = []
+        for source in sources:
+            try:
+                stat = source.path.stat()
+            except OSError:
+                work.append((source, 0))  # _file reports it
+                continue
+            known = self.store.file_state(digest("file", str(source.path.absolute())))
+            if self._unchanged(source, known, stat):
+                self.report.unchanged += 1
+            else:
+                offset = known.offset if known is not None and not self.force else 0
+                work.append((source, max(stat.st_size - offset, 0)))
+        return work
 
     # --- files ---------------------------------------------------------------------
 
@@ -318,7 +436,7 @@ class Importer:
         self._session_facts(record, context, info)
         message = self._message(kind, record, session, context) if kind in MESSAGE_TYPES else None
         if message is not None:
-            if message.role == "user" and not message.meta and not info.title:
+            if message.role == "user" and not (message.meta or message.sidechain or info.title):
                 info.title = _title(message.blocks())
             if message.role == "summary":
                 info.summary = message.blocks()[0]["text"]
@@ -378,7 +496,7 @@ class Importer:
             if not isinstance(summary, str):
                 return None
             role, raw_blocks = "summary", [{"type": "text", "text": summary}]
-        blocks, findings = self.redactor.redact_value(raw_blocks)
+        blocks, findings = redact_blocks(self.redactor, raw_blocks)
         if key is None:
             if uuid is not None:
                 key = digest("u", uuid)
@@ -444,7 +562,7 @@ class Importer:
                     previous = digest("export", project)
                     continue
                 self.report.records += 1
-                blocks, findings = self.redactor.redact_value(item.blocks)
+                blocks, findings = redact_blocks(self.redactor, item.blocks)
                 key = previous = chain_key(previous, item.role, blocks)
                 if session is None:
                     session = "export-" + key.hex()[:16]
@@ -465,6 +583,67 @@ class Importer:
                 if self.batch.size >= self.batch_size:
                     self._reached(state(0, 0, final=False))
         self._reached(state(size, lines, final=True))
+
+
+PARALLEL_BYTES = 32 * 2**20
+"""Below this much to read an import runs in one process: starting workers costs more."""
+MAX_WORKERS = 4
+
+
+def _worker_count(asked: int | None, size: int) -> int:
+    if asked is not None:
+        return max(asked, 1)
+    if size < PARALLEL_BYTES:
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(cores or 1, MAX_WORKERS)
+
+
+def _session_of(path: Path) -> str:
+    """Which session a transcript file belongs to, as far as its path tells:
+    ``<session>.jsonl`` and ``<session>/subagents/agent-*.jsonl`` share one."""
+    if path.parent.name == "subagents":
+        return str(path.parent.parent)
+    return str(path.with_suffix(""))
+
+
+def _shares(work: list[tuple[Source, int]], count: int) -> list[list[Source]]:
+    """``work`` split into at most ``count`` shares of about equal size. The files of
+    one session stay together and in their order, so each session is read as a
+    sequential import reads it (its title is its main file's first prompt)."""
+    if count <= 1 or len(work) <= 1:
+        return [[source for source, _ in work]] if work else []
+    groups: dict[str, list[tuple[Source, int]]] = {}
+    for source, size in work:
+        groups.setdefault(_session_of(source.path), []).append((source, size))
+    loads = [0] * count
+    shares: list[list[Source]] = [[] for _ in range(count)]
+    for group in sorted(groups.values(), key=lambda g: -sum(size for _, size in g)):
+        lightest = loads.index(min(loads))
+        shares[lightest] += [source for source, _ in group]
+        loads[lightest] += sum(size for _, size in group)
+    return [share for share in shares if share]
+
+
+_write_lock: Any = None
+"""In a worker process: the lock that the workers of one import write under."""
+
+
+def _set_write_lock(lock: Any) -> None:
+    global _write_lock  # noqa: PLW0603 - set once per worker process, by its initializer
+    _write_lock = lock
+
+
+def _import_share(
+    path: Path, redactor: Redactor, sources: list[Source], force: bool, batch_size: int
+) -> ImportReport:
+    """A worker process's part of ``Importer.run``."""
+    from coditect.memory.store import MemoryStore
+
+    with MemoryStore(path, _write_lock) as store:
+        importer = Importer(store, redactor, force=force, batch_size=batch_size)
+        importer._run_here(sources)
+        return importer.report
 
 
 def storing_redactor(settings: MemorySettings) -> Redactor:

@@ -131,9 +131,16 @@ CREATE TABLE counters (
 ) WITHOUT ROWID;
 """
 
+_BULK_FTS = """
+-- New messages are indexed by MemoryStore.write, one INSERT ... SELECT per batch:
+-- a trigger per row cost three times as much at import (docs/benchmarks.md).
+DROP TRIGGER messages_fts_insert;
+"""
+
 MIGRATIONS: list[tuple[str, str]] = [
     ("0001_initial", _INITIAL),
     ("0002_patterns", PATTERNS_MIGRATION),
+    ("0003_bulk_fts_insert", _BULK_FTS),
 ]
 """Every migration, in the order it is applied."""
 

@@ -22,7 +22,7 @@ import getpass
 import itertools
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -182,12 +182,13 @@ class Redactor:
             return text, []
         return self._rewrite(text, spans, "")
 
-    def redact_value(self, value: Any) -> tuple[Any, list[Finding]]:
+    def redact_value(self, value: Any, path: Sequence[str | int] = ()) -> tuple[Any, list[Finding]]:
         """``value`` (dicts, lists, strings; other scalars as they are) with every
         string redacted; unchanged containers are returned as the same objects. Keys
-        are not redacted. Each finding's ``path`` says which string it was in."""
+        are not redacted. Each finding's ``path`` says which string it was in, starting
+        with ``path`` (where ``value`` sits in something larger)."""
         findings: list[Finding] = []
-        return self._walk(value, [], findings), findings
+        return self._walk(value, list(path), findings), findings
 
     # --- scanning ---------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -174,8 +174,9 @@ def _finding_rows(
 class MemoryStore:
     """The memory database of one project (or any path, for tests and benchmarks)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, write_lock: AbstractContextManager[Any] | None = None) -> None:
         self.path = path
+        self._write_lock = write_lock if write_lock is not None else nullcontext()
         self._reader: sqlite3.Connection | None = None
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -217,14 +218,17 @@ class MemoryStore:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken at once (``BEGIN IMMEDIATE``)."""
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+        """One write transaction, taken at once (``BEGIN IMMEDIATE``), inside the
+        ``write_lock`` the store was given: processes that write together hand the
+        database over at once through it, where SQLite's busy handler sleeps and polls."""
+        with self._write_lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
 
     # --- lookups -------------------------------------------------------------------
 
@@ -261,8 +265,11 @@ class MemoryStore:
     def write(self, batch: Batch, counters: dict[str, int] | None = None) -> WriteResult:
         """Store ``batch`` in one transaction; duplicates of stored items are dropped."""
         result = WriteResult(duplicates=batch.duplicates)  # copies within the batch
+        messages = list(batch.messages.values())
+        # Rows are built before the transaction: while it runs, other writers wait.
+        rows = {m.key: self._insert_row(m) for m in messages}
         with self.transaction():
-            audit = self._write_messages(list(batch.messages.values()), result)
+            audit = self._write_messages(messages, rows, result)
             audit += self._write_records(list(batch.records.values()), result)
             self.conn.executemany(
                 "INSERT INTO redactions (session_id, item_key, type, rule, path, "
@@ -284,7 +291,7 @@ class MemoryStore:
         return result
 
     def _write_messages(
-        self, messages: list[Message], result: WriteResult
+        self, messages: list[Message], rows: dict[bytes, tuple[Any, ...]], result: WriteResult
     ) -> list[tuple[Any, ...]]:
         existing = self._existing("messages", "id, parts, content", [m.key for m in messages])
         inserts: list[tuple[Any, ...]] = []
@@ -296,7 +303,7 @@ class MemoryStore:
         for message in messages:
             row = existing.get(message.key)
             if row is None:
-                inserts.append(self._insert_row(message))
+                inserts.append(rows[message.key])
                 usage.append(_usage_row(message, message.usage()))
                 result.merged += len(message.parts) - 1
                 for part in message.parts:
@@ -313,9 +320,8 @@ class MemoryStore:
                     usage.append(_usage_row(message, self._usage(stored.get(message.key), new)))
                     for part in new:
                         audit += _finding_rows(message.session_id, message.key, part.findings)
-        self.conn.executemany(
-            f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES ({','.join('?' * 14)})", inserts
-        )
+        if inserts:
+            self._insert_messages(inserts)
         self.conn.executemany(
             "UPDATE messages SET content = ?, text = ?, tools = ?, parts = ? WHERE id = ?", updates
         )
@@ -326,6 +332,17 @@ class MemoryStore:
         )
         result.added += len(inserts)
         return audit
+
+    def _insert_messages(self, rows: list[tuple[Any, ...]]) -> None:
+        """Insert message rows and index them for full-text search in one statement."""
+        last = self.conn.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
+        self.conn.executemany(
+            f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES ({','.join('?' * 14)})", rows
+        )
+        self.conn.execute(
+            "INSERT INTO messages_fts (rowid, text) SELECT id, text FROM messages WHERE id > ?",
+            (last,),
+        )
 
     @staticmethod
     def _insert_row(message: Message) -> tuple[Any, ...]:
