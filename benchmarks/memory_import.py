@@ -1,4 +1,5 @@
-"""Memory benchmarks: import, re-import and search over a replicated real corpus.
+"""Memory benchmarks: import, re-import, stats and search over a replicated real corpus,
+and ccusage over the same files.
 
     .venv/bin/python benchmarks/memory_import.py                    # 100k records
     .venv/bin/python benchmarks/memory_import.py --records 1000000
@@ -7,14 +8,20 @@
 The generator copies ``shared/corpus/claude-code/real_projects`` as often as needed to
 reach ``--records`` JSONL records, giving every copy fresh ids (session, record and
 response ids, tool ids) so that nothing collapses as a duplicate, and writes the copies
-as ``~/.claude/projects`` folders. Each phase then runs in a child process, so that
-its peak RSS (``resource.getrusage``) is its own:
+as a Claude Code ``projects`` folder. Then, each as a whole process of the real CLI in a
+fresh project, timed by wall clock, with the peak resident memory of its process tree
+(the command and its workers, sampled every 20 ms):
 
-* ``import``: a fresh store, everything imported (parse, dedup, redaction at the
-  default ``team`` level, FTS indexing): seconds, records/s, peak RSS;
-* ``reimport``: the same files again, unchanged: seconds (every file is skipped);
-* ``search``: a fixed mix of rare and common queries, each run ``--repeat`` times:
-  p50 and p95 in milliseconds; ``stats`` and ``sessions``: one run each.
+* ``import``: ``coditect memory import`` of everything into an empty store (parse,
+  dedup, redaction at the default ``team`` level, FTS indexing): seconds, records/s;
+* ``reimport``: the same command again over the unchanged files;
+* ``stats``: ``coditect memory stats --json``;
+* ``search``: in a child process, a fixed mix of rare and common queries, each run
+  ``--repeat`` times: p50 and p95 in milliseconds;
+* ``ccusage``: ``CLAUDE_CONFIG_DIR=<folder> ccusage daily --json --offline`` over the
+  same files (ccusage@20.0.24, installed with npm into ~/.cache/coditect-bench the first
+  time), its token totals against ours, and our import, and re-import plus stats, as
+  ratios of its time.
 
 Prints one JSON object; progress goes to stderr. Targets (the issue): import ≥ 20k
 records/s on 2 cores with peak RSS < 500 MB, re-import of 1M records < 2 s, search
@@ -38,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+CODITECT = Path(sys.executable).parent / "coditect"
 CORPUS = ROOT.parent / "shared" / "corpus" / "claude-code" / "real_projects"
 QUERIES = [
     "pytest",
@@ -113,26 +121,6 @@ def _child(code: str, *args: str) -> dict[str, Any]:
     return data
 
 
-_IMPORT = """
-import json, resource, sys, time
-from pathlib import Path
-from coditect.memory.ingest import Importer
-from coditect.memory.privacy import Redactor
-from coditect.memory.store import MemoryStore
-from coditect.memory.transcripts import discover
-started = time.perf_counter()
-store = MemoryStore(Path(sys.argv[1]))
-report = Importer(store, Redactor()).run(discover([Path(sys.argv[2])]))
-store.close()
-seconds = time.perf_counter() - started
-print(json.dumps({
-    "seconds": round(seconds, 3), "records": report.records, "files": report.files,
-    "unchanged": report.unchanged, "added": report.added, "duplicates": report.duplicates,
-    "records_per_second": round(report.records / seconds) if report.records else None,
-    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-}))
-"""
-
 _SEARCH = """
 import json, statistics, sys, time
 from pathlib import Path
@@ -169,6 +157,76 @@ print(json.dumps({
 """
 
 
+CCUSAGE = "ccusage@20.0.24"
+"""The newest ccusage release whose Linux binary is published."""
+TOOLS = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "coditect-bench"
+
+
+def ccusage() -> Path | None:
+    """ccusage, installed with npm into a cache folder the first time (None without npm)."""
+    binary = TOOLS / "node_modules" / ".bin" / "ccusage"
+    if not binary.exists() and shutil.which("npm"):
+        TOOLS.mkdir(parents=True, exist_ok=True)
+        log(f"npm install {CCUSAGE} …")
+        subprocess.run(
+            ["npm", "install", "--no-audit", "--no-fund", CCUSAGE],
+            cwd=TOOLS,
+            capture_output=True,
+            check=False,
+        )
+    return binary if binary.exists() else None
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident bytes of ``pid`` and its descendants (from /proc)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        child = int(stat.parent.name)
+        children.setdefault(int(fields[1]), []).append(child)
+        rss[child] = int(fields[21]) * resource.getpagesize()
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        total += rss.get(current, 0)
+        todo += children.get(current, [])
+    return total
+
+
+def timed(command: list[str], cwd: Path, env: dict[str, str]) -> dict[str, Any]:
+    """Wall seconds of ``command`` and the peak resident memory of its process tree
+    (sampled every 20 ms), with its stdout."""
+    with tempfile.TemporaryFile("w+") as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, text=True)
+        peak = 0
+        while process.poll() is None:
+            peak = max(peak, _tree_rss(process.pid))
+            time.sleep(0.02)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        stdout = out.read()
+    if process.returncode:
+        raise SystemExit(f"{command[0]} failed with exit code {process.returncode}")
+    return {"seconds": round(seconds, 3), "peak_rss_mb": round(peak / 2**20, 1), "stdout": stdout}
+
+
+def _coditect(work: Path, *args: str) -> dict[str, Any]:
+    env = {**os.environ, "NO_COLOR": "1", "CODITECT_HOME": str(work / "home")}
+    result = timed([str(CODITECT), *args], work / "project", env)
+    result["json"] = json.loads(result.pop("stdout")) if "--json" in args else None
+    return result
+
+
+def _ours(stats: dict[str, Any]) -> dict[str, int]:
+    tokens = stats["tokens"]
+    return {k: tokens[k] for k in ("input", "output", "cache_write", "cache_read")}
+
+
 def run(records: int, keep: Path | None, repeat: int) -> dict[str, Any]:
     work = keep or Path(tempfile.mkdtemp(prefix="coditect-memory-bench-"))
     try:
@@ -177,24 +235,60 @@ def run(records: int, keep: Path | None, repeat: int) -> dict[str, Any]:
         reuse = (work / "projects").exists()
         generated = None if reuse else generate(records, work)
         log(f"  {time.perf_counter() - started:.1f} s")
-        db = work / "memory.db"
-        for stale in work.glob("memory.db*"):
-            stale.unlink()
-        log("import …")
-        first = _child(_IMPORT, str(db), str(work / "projects"))
+        shutil.rmtree(work / "project", ignore_errors=True)
+        (work / "project").mkdir()
+        subprocess.run(
+            [str(CODITECT), "init"], cwd=work / "project", check=True, capture_output=True
+        )
+        db = work / "project" / ".coditect" / "memory.db"
+        log("import (coditect memory import) …")
+        first = _coditect(work, "memory", "import", str(work / "projects"), "--json")
+        report = first.pop("json")
+        first |= {k: report[k] for k in ("records", "files", "added", "duplicates", "redactions")}
+        first["records_per_second"] = round(report["records"] / first["seconds"])
         log(f"  {first}")
         log("re-import (unchanged) …")
-        again = _child(_IMPORT, str(db), str(work / "projects"))
+        again = _coditect(work, "memory", "import", str(work / "projects"), "--json")
+        counts = again.pop("json")
+        again |= {k: counts[k] for k in ("files", "unchanged", "added")}
         log(f"  {again}")
+        stats = _coditect(work, "memory", "stats", "--json")
+        totals = _ours(stats.pop("json"))
+        log(f"stats: {stats['seconds']} s")
         log("search …")
         found = _child(_SEARCH, str(db), json.dumps(QUERIES), str(repeat))
-        return {
+        result = {
             "records": generated if generated is not None else first["records"],
             "database_mb": round(db.stat().st_size / 2**20, 1),
             "import": first,
             "reimport": again,
+            "stats": stats,
             "search": found,
+            "tokens": totals,
         }
+        binary = ccusage()
+        if binary is None:
+            log("ccusage cannot be installed (no npm): no comparison")
+            return result
+        log("ccusage daily --json --offline …")
+        env = {**os.environ, "CLAUDE_CONFIG_DIR": str(work)}
+        theirs = timed([str(binary), "daily", "--json", "--offline"], work, env)
+        daily = json.loads(theirs.pop("stdout"))["totals"]
+        names = {"input": "inputTokens", "output": "outputTokens"}
+        names |= {"cache_write": "cacheCreationTokens", "cache_read": "cacheReadTokens"}
+        result["ccusage"] = {
+            **theirs,
+            "version": CCUSAGE.split("@")[1],
+            "tokens": {ours: daily[key] for ours, key in names.items()},
+            "cost_usd": round(daily["totalCost"], 2),
+            "tokens_agree": all(daily[key] == totals[ours] for ours, key in names.items()),
+            "import_ratio": round(first["seconds"] / theirs["seconds"], 2),
+            "reimport_and_stats_ratio": round(
+                (again["seconds"] + stats["seconds"]) / theirs["seconds"], 2
+            ),
+        }
+        log(f"  {result['ccusage']}")
+        return result
     finally:
         if keep is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -109,6 +109,22 @@ def test_equal_ranks_come_newest_first(tmp_path: Path, store: MemoryStore) -> No
     ]
 
 
+def test_only_the_newest_candidates_are_ranked(tmp_path: Path, store: MemoryStore) -> None:
+    # The best match for "widget" (it says it three times) was imported first.
+    write_jsonl(tmp_path / "old.jsonl", [user("p0", "widget widget widget", session="old")])
+    import_paths(store, tmp_path / "old.jsonl")
+    newer = [user(f"p{n}", f"the widget number {n}", session="new") for n in range(1, 6)]
+    write_jsonl(tmp_path / "new.jsonl", newer)
+    import_paths(store, tmp_path / "new.jsonl")
+
+    assert search(store, "widget", limit=1)[0].session_id == "old"  # six candidates
+    ranked = search(store, "widget", limit=2, candidates=3)
+    assert [h.session_id for h in ranked] == ["new", "new"]
+    assert search(store, "widget", session="old", candidates=3)[0].session_id == "old"
+    filtered = search(store, "widget", role="user", limit=3, candidates=3)
+    assert {h.snippet.split()[-1] for h in filtered} == {"3", "4", "5"}
+
+
 def test_stemming_and_prefixes_find_word_forms(corpus_store: MemoryStore) -> None:
     assert search(corpus_store, "failing")  # porter: fail, fails, failed
     assert search(corpus_store, "getUser*")

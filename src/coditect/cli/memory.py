@@ -88,6 +88,15 @@ def import_(
             "--force", help="Read every file from the start and bring back forgotten sessions."
         ),
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Processes that parse, redact and write. "
+            "Default: one per core (at most 4) when there is more than 32 MB to read.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Import transcripts: new lines only, redacted before they are stored."""
@@ -101,7 +110,9 @@ def import_(
     sources = discover(paths or claude_project_folders(project.root))
     with MemoryStore.for_project(project) as store:
         retention = config.memory.retention_days
-        report = Importer(store, redactor, force=force, retention_days=retention).run(sources)
+        report = Importer(
+            store, redactor, force=force, retention_days=retention, workers=workers
+        ).run(sources)
     if as_json:
         emit_json(report.to_dict())
     else:

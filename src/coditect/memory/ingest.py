@@ -285,13 +285,14 @@ class Importer:
         """The sources that are new or changed since the last import, with their size;
         the unchanged ones are only counted."""
         work: list[tuple[Source, int]] = []
+        states = self.store.file_states()
         for source in sources:
             try:
                 stat = source.path.stat()
             except OSError:
                 work.append((source, 0))  # _file reports it
                 continue
-            known = self.store.file_state(digest("file", str(source.path.absolute())))
+            known = states.get(digest("file", str(source.path.absolute())))
             if self._unchanged(source, known, stat):
                 self.report.unchanged += 1
             else:

@@ -254,6 +254,14 @@ class MemoryStore:
         ).fetchone()
         return None if row is None else FileState(*row)
 
+    def file_states(self) -> dict[bytes, FileState]:
+        """How far every known file was imported, by path key (one query)."""
+        rows = self.conn.execute(
+            "SELECT path_key, path, kind, dev, ino, size, mtime_ns, head_len, head_hash, "
+            '"offset", lines FROM files'
+        )
+        return {row[0]: FileState(*row) for row in rows}
+
     def forgotten(self) -> set[str]:
         return {row[0] for row in self.conn.execute("SELECT session_id FROM forgotten")}
 
