@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
-from coditect.memory.ingest import ImportReport, Problem, _shares
+import pytest
+
+from coditect.memory.ingest import PARALLEL_BYTES, ImportReport, Problem, _shares
 from coditect.memory.search import search
 from coditect.memory.store import MemoryStore
 from coditect.memory.transcripts import Source
-from tests.memory.conftest import TRANSCRIPTS, assistant, import_paths, text, user, write_jsonl
+from tests.conftest import run_cli
+from tests.memory.conftest import (
+    REAL_PROJECTS,
+    TRANSCRIPTS,
+    assistant,
+    import_paths,
+    text,
+    user,
+    write_jsonl,
+)
 
 
 def _contents(store: MemoryStore) -> dict[str, Any]:
@@ -99,3 +117,45 @@ def test_merged_reports_add_counts_and_keep_the_first_problems_sorted() -> None:
     assert len(first.problems) == 100
     assert first.problems[0].path == "a.jsonl" and first.problems[-1].path == "b.jsonl"
     assert first.problems_omitted == 2 + 1
+
+
+def _files_done(db: Path) -> int:
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            return int(conn.execute("SELECT count(*) FROM files WHERE size >= 0").fetchone()[0])
+    except sqlite3.Error:  # not created yet
+        return 0
+
+
+@pytest.mark.slow
+def test_a_parallel_import_killed_part_way_is_finished_by_the_next(tmp_path: Path) -> None:
+    projects = tmp_path / "projects"
+    copies = 1 + PARALLEL_BYTES // 10_000_000  # the corpus is ~11 MB: workers by default
+    for n in range(copies):
+        shutil.copytree(REAL_PROJECTS, projects / f"copy-{n}")
+    total = sum(1 for _ in projects.rglob("*.jsonl"))
+    root = tmp_path / "project"
+    root.mkdir()
+    run_cli("init", cwd=root)
+    db = root / ".coditect" / "memory.db"
+
+    first = subprocess.Popen(
+        [sys.executable, "-m", "coditect", "memory", "import", str(projects)],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its workers share its process group
+    )
+    deadline = time.monotonic() + 120
+    while _files_done(db) < 20:
+        assert first.poll() is None, "the import ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    assert 0 < _files_done(db) < total
+
+    run_cli("memory", "import", str(projects), cwd=root)
+    with MemoryStore(db) as resumed, MemoryStore(tmp_path / "clean.db") as clean:
+        import_paths(clean, projects, workers=1)
+        assert _contents(resumed) == _contents(clean)

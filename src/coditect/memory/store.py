@@ -148,14 +148,16 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _usage_row(message: Message, usage: Usage | None) -> tuple[Any, ...] | None:
+def _usage_row(
+    message: Message, usage: Usage | None, ts: str | None, model: str | None
+) -> tuple[Any, ...] | None:
     if usage is None:
         return None
     return (
         message.key,
         message.session_id,
-        message.ts,
-        message.model,
+        ts,
+        model,
         usage.input,
         usage.output,
         usage.cache_write,
@@ -301,7 +303,9 @@ class MemoryStore:
     def _write_messages(
         self, messages: list[Message], rows: dict[bytes, tuple[Any, ...]], result: WriteResult
     ) -> list[tuple[Any, ...]]:
-        existing = self._existing("messages", "id, parts, content", [m.key for m in messages])
+        existing = self._existing(
+            "messages", "id, parts, content, ts, model", [m.key for m in messages]
+        )
         inserts: list[tuple[Any, ...]] = []
         updates: list[tuple[Any, ...]] = []
         usage: list[tuple[Any, ...] | None] = []
@@ -312,7 +316,7 @@ class MemoryStore:
             row = existing.get(message.key)
             if row is None:
                 inserts.append(rows[message.key])
-                usage.append(_usage_row(message, message.usage()))
+                usage.append(_usage_row(message, message.usage(), message.ts, message.model))
                 result.merged += len(message.parts) - 1
                 for part in message.parts:
                     audit += _finding_rows(message.session_id, message.key, part.findings)
@@ -325,7 +329,10 @@ class MemoryStore:
                 if new:
                     result.merged += len(new)
                     updates.append(self._merge(message, row, new))
-                    usage.append(_usage_row(message, self._usage(stored.get(message.key), new)))
+                    # Its time and model are the stored message's, whichever batch holds
+                    # the rest, so that where an import stopped changes nothing.
+                    tokens = self._usage(stored.get(message.key), new)
+                    usage.append(_usage_row(message, tokens, row[4], row[5]))
                     for part in new:
                         audit += _finding_rows(message.session_id, message.key, part.findings)
         if inserts:
