@@ -11,6 +11,10 @@ allowed, else the benchmark skips and says why) then drives, from 127.0.0.1:
 - ``POST /api/v1/licenses/validate`` with 100 connections, a random licence per request;
 - the bare app's ``GET /`` and the service's own ``GET /healthz``, the same way,
   alternating with validation run by run (``--rounds``, default 3; medians reported);
+- paced runs of the bare app and of validation (``--pace-ms``, default 100): the same
+  100 connections, each pausing a random time (exponential, mean 100 ms) before each
+  request, so about 1,000 requests/s are offered, spread out: latency below saturation,
+  which a closed loop of 100 connections cannot show;
 - ``POST /api/v1/auth/login`` with a few connections (Argon2 at the configured cost:
   each login hashes, so 100 connections would only measure the queue).
 
@@ -143,8 +147,10 @@ def prepare(url: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def service_env(url: str, home: Path) -> dict[str, str]:
+def service_env(url: str, home: Path, pool_size: int | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CODITECT_")}
+    if pool_size is not None:
+        env["CODITECT_VALIDATION_POOL_SIZE"] = str(pool_size)
     env.update(
         CODITECT_ENVIRONMENT="development",
         CODITECT_DATABASE_URL=url,
@@ -219,6 +225,25 @@ def wrk(tool: str, url: str, script: str, *, connections: int, seconds: int) -> 
     return row
 
 
+def lua_paced(mean_ms: float) -> str:
+    """A wrk script fragment: each connection pauses a random time (exponential, mean
+    ``mean_ms``) before each request, so 100 connections offer about
+    ``100 / mean_ms`` requests per ms, spread out rather than in bursts."""
+    return (
+        "local threads = 0\n"
+        "setup = function(thread)\n"
+        "  threads = threads + 1\n"
+        '  thread:set("thread_id", threads)\n'
+        "end\n"
+        "init = function(args)\n"
+        "  math.randomseed(thread_id * 7919 + os.time())\n"
+        "end\n"
+        "delay = function()\n"
+        f"  return -math.log(1 - math.random()) * {mean_ms}\n"
+        "end\n"
+    )
+
+
 def lua_post(path: str, bodies: list[dict[str, Any]]) -> str:
     """A wrk script POSTing one of ``bodies`` at random per request."""
     lines = ",\n".join(f"  {json.dumps(json.dumps(body))}" for body in bodies)
@@ -282,13 +307,21 @@ def measure_rounds(
     """Bare, validate and healthz in turn, ``args.rounds`` times: each comparison is made
     between neighbouring runs, so that other work on the machine weighs on both sides."""
     script = lua_post("/api/v1/licenses/validate", bodies)
-    rounds: dict[str, list[dict[str, Any]]] = {"bare_fastapi": [], "validate": [], "healthz": []}
+    names = ["bare_fastapi", "validate", "healthz"]
+    if args.pace_ms:
+        names += ["bare_paced", "validate_paced"]
+    rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     for number in range(1, args.rounds + 1):
         log(f"round {number} of {args.rounds}")
         load = {"connections": args.connections, "seconds": args.duration}
         rounds["bare_fastapi"].append(wrk(tool, f"{bare}/", "", **load))
         rounds["validate"].append(wrk(tool, f"{base}/api/v1/licenses/validate", script, **load))
         rounds["healthz"].append(wrk(tool, f"{base}/healthz", "", **load))
+        if args.pace_ms:  # the same connections, below saturation
+            paced = lua_paced(args.pace_ms)
+            rounds["bare_paced"].append(wrk(tool, f"{bare}/", paced, **load))
+            validate_url = f"{base}/api/v1/licenses/validate"
+            rounds["validate_paced"].append(wrk(tool, validate_url, script + paced, **load))
     return rounds
 
 
@@ -331,7 +364,9 @@ def run_all(tool: str, url: str, pairs: list[tuple[str, str]], args: Any) -> dic
     try:
         with (
             serve(bare_command(bare_port, folder), dict(os.environ), f"{bare}/"),
-            serve(service_command(port), service_env(url, folder), f"{base}/healthz"),
+            serve(
+                service_command(port), service_env(url, folder, args.pool_size), f"{base}/healthz"
+            ),
         ):
             check_answers(base, pairs)
             rounds = measure_rounds(tool, bare, base, bodies, args)
@@ -352,7 +387,17 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds per run")
     parser.add_argument("--connections", type=int, default=100)
     parser.add_argument("--login-connections", type=int, default=4)
+    parser.add_argument(
+        "--pool-size", type=int, help="validation's connections per worker (the service's default)"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="bare/validate/healthz rounds")
+    parser.add_argument(
+        "--pace-ms",
+        type=float,
+        default=100.0,
+        help="paced runs too: each connection pauses a random time of this mean before each "
+        "request (100 connections, 100 ms: about 1,000 requests/s); 0: none",
+    )
     args = parser.parse_args()
     tool = find_wrk()
     if tool is None:
@@ -367,6 +412,9 @@ def main() -> int:
     finally:
         probe.dispose()
     report: dict[str, Any] = {"machine": machine(), "tool": "wrk -t2", "licences": LICENCES}
+    report["validation_pool_size"] = (
+        args.pool_size or Settings.model_fields["validation_pool_size"].default
+    )
     report["argon2"] = {
         name: Settings.model_fields[f"argon2_{name}"].default
         for name in ("memory_kib", "time_cost", "parallelism")

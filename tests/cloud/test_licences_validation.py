@@ -12,7 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from coditect.cloud.app import create_app
-from coditect.cloud.services.validation import VALIDATION_ORDER
+from coditect.cloud.models.base import utcnow
+from coditect.cloud.routes.licences import sync_validator
+from coditect.cloud.services.validation import VALIDATION_ORDER, Validator
 from coditect.cloud.settings import Settings
 from coditect.errors import SignatureError
 from coditect.signing import verify
@@ -186,31 +188,54 @@ def test_the_public_key_is_published_in_both_forms(client: TestClient) -> None:
 def test_a_dead_pooled_connection_is_replaced_without_an_error(
     client: TestClient, app: FastAPI, admin: Account, alice: Account
 ) -> None:
-    """PostgreSQL: validation's pool does not ping; a connection killed by the server is
-    noticed on use, replaced, and the query retried once."""
+    """PostgreSQL, the sync ``Validator``: its pool does not ping; a connection killed by
+    the server is noticed on use, replaced, and the query retried once."""
     if app.state.db.is_sqlite:
         pytest.skip("SQLite has no server connection to lose")
     licence = issue(client, admin, alice)
     activate(client, licence["key"], "m1")
-    assert validate(client, licence["key"], "m1")["code"] == "VALID"
-    engine = app.state.licence_validator.engine
+    validator = sync_validator(app)
+    assert validator.judge(licence["key"], "m1", utcnow())[1].code == "VALID"
+    engine = validator.engine
     with engine.connect() as connection:  # the pool's one connection
         doomed = connection.execute(text("SELECT pg_backend_pid()")).scalar()
-    with app.state.db.engine.connect() as other:
+    autocommit = app.state.db.engine.execution_options(isolation_level="AUTOCOMMIT")
+    with autocommit.connect() as other:  # pg_stat_activity is a snapshot per transaction
         other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": doomed})
         alive = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
         deadline = time.monotonic() + 10
         while other.execute(alive, {"pid": doomed}).scalar() and time.monotonic() < deadline:
             time.sleep(0.05)
-    assert validate(client, licence["key"], "m1")["code"] == "VALID"
+    assert validator.judge(licence["key"], "m1", utcnow())[1].code == "VALID"
     with engine.connect() as connection:
         assert connection.execute(text("SELECT pg_backend_pid()")).scalar() != doomed
 
 
-def test_validations_pool_closes_with_the_application(settings: Settings) -> None:
+def test_an_application_served_without_its_lifespan_validates_on_the_sync_path(
+    settings: Settings, client: TestClient, admin: Account, alice: Account
+) -> None:
+    """No lifespan, no async pool (on PostgreSQL too): the sync ``Validator`` answers."""
+    licence = issue(client, admin, alice)
+    activate(client, licence["key"], "m1")
+    bare = create_app(settings)
+    answer = validate(TestClient(bare), licence["key"], "m1")  # no ``with``: no lifespan
+    assert (answer["code"], answer["valid"]) == ("VALID", True)
+    assert verify(answer, trusted_keys(client))["license_id"] == licence["id"]
+    assert getattr(bare.state, "async_licence_validator", None) is None
+    assert isinstance(bare.state.licence_validator, Validator)
+    bare.state.db.dispose()
+
+
+def test_validations_pools_close_with_the_application(settings: Settings) -> None:
     app = create_app(settings)
     with TestClient(app) as client:
         validate(client, "CDT-00000-00000-00000-00000-00000-0", "m1")
-        engine = app.state.licence_validator.engine
+        engine = sync_validator(app).engine
+        engine.connect().close()
         assert engine.pool.checkedin() == 1
+        async_validator = getattr(app.state, "async_licence_validator", None)
+        assert (async_validator is None) == app.state.db.is_sqlite
     assert engine.pool.checkedin() == 0
+    if async_validator is not None:
+        assert async_validator.pool.closed
+        assert app.state.async_licence_validator is None

@@ -94,7 +94,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from coditect.cloud.routes.licences import close_validation, open_validation
+
+        await open_validation(app)  # PostgreSQL: validation's async pool
         yield
+        await close_validation(app)
         app.state.db.dispose()
         if app.state.redis is not None:
             app.state.redis.close()

@@ -1,7 +1,8 @@
 """ASGI middleware refusing request bodies over ``max_body_bytes`` with 413.
 
-A declared ``Content-Length`` over the limit is refused before the app runs; a chunked
-body is counted as it streams and refused as soon as it crosses the limit.
+A declared ``Content-Length`` over the limit is refused before the app runs (one within
+it passes untouched: the server reads no more than it declares); a chunked body is
+counted as it streams and refused as soon as it crosses the limit.
 """
 
 from __future__ import annotations
@@ -47,15 +48,23 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        declared: int | None = None
+        chunked = False
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
                     declared = int(value)
-                except ValueError:
-                    declared = 0
+                except ValueError:  # the server refuses it; count what comes, if anything
+                    continue
                 if declared > self.max_body_bytes:
                     await self._refusal()(scope, receive, send)
                     return
+            elif name == b"transfer-encoding":
+                chunked = True
+        if declared is not None and not chunked:
+            # the server reads no more than the declared length: nothing left to count
+            await self.app(scope, receive, send)
+            return
         received = 0
         started = False
 

@@ -66,6 +66,9 @@ class Settings(BaseModel):
     licence_offline_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60, le=90 * 24 * 3600)
     """How long an offline licence file (``POST /licenses/offline``) stays valid."""
 
+    validation_pool_size: int = Field(default=4, ge=1, le=100)
+    """PostgreSQL connections per worker process that licence validation keeps open."""
+
     cors_origins: tuple[str, ...] = ()
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     docs_enabled: bool = True

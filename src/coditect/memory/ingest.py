@@ -2,8 +2,9 @@
 
 ``Importer.run(sources)`` reads each file from where the last import stopped (see
 ``_resume_point``), one line at a time, turns records into messages (``dedup``),
-redacts them, and writes them in batches of ``batch_size`` records, each batch in one
-transaction together with the file offset it reached. A malformed line, an unknown
+redacts them, and writes them in batches of ``batch_size`` records (or ``BATCH_BYTES``
+of lines, whichever comes first), each batch in one transaction together with the file
+offset it reached. A malformed line, an unknown
 record type or a cut-off last line is counted and reported with its file and line;
 nothing stops the import. Every record read ends up as exactly one of: a new message,
 a part merged into a response, a duplicate, a stored other record, skipped (its session
@@ -198,6 +199,11 @@ class _FileContext:
     projects: dict[str, str] = field(default_factory=dict)
 
 
+BATCH_BYTES = 8 * 2**20
+"""A batch is written once its records' lines reach this size, however few they are: a
+batch of large tool outputs would otherwise hold hundreds of MB."""
+
+
 class Importer:
     """Imports transcript files into ``store``, redacting with ``redactor``."""
 
@@ -374,8 +380,11 @@ class Importer:
     def _reached(self, state: FileState) -> None:
         """Note how far a file was read; write the batch once it is full."""
         self.batch.files[state.path_key] = state
-        if self.batch.size >= self.batch_size:
+        if self._full():
             self._flush()
+
+    def _full(self) -> bool:
+        return self.batch.size >= self.batch_size or self.batch.bytes >= BATCH_BYTES
 
     def _flush(self) -> None:
         if self.batch.size or self.batch.files:
@@ -403,6 +412,7 @@ class Importer:
             if not raw.strip():
                 continue
             self.report.records += 1
+            self.batch.bytes += len(raw)
             if record is None:
                 try:
                     record = orjson.loads(raw)
@@ -410,7 +420,7 @@ class Importer:
                     self._malformed(context, lines, str(exc))
                     continue
             self._record(record, context, lines)
-            if self.batch.size >= self.batch_size:
+            if self._full():
                 self._reached(state(offset, lines, final=False))
         self._reached(state(offset, lines, final=True))
 
@@ -581,7 +591,7 @@ class Importer:
                 if item.role == "user" and not info.title:
                     info.title = _title(blocks)
                 self.batch.add(message)
-                if self.batch.size >= self.batch_size:
+                if self._full():
                     self._reached(state(0, 0, final=False))
         self._reached(state(size, lines, final=True))
 

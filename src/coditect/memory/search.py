@@ -48,10 +48,11 @@ _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 RANK_WINDOW = 200
 """Matches FTS5 hands over, best first, to be ordered newest first among equal ranks."""
-CANDIDATES = 10_000
+CANDIDATES = 2_000
 """At most this many matches are ranked: the most recently imported ones. BM25 costs
-time for every match, so a word found in 5% of a million messages would take ~100 ms
-to rank in full; the newest 10,000 take a few milliseconds at any size of store."""
+5–10 µs for every match it scores, so a word found in 5% of a million messages would
+take ~100 ms to rank in full; besides, it counts every match of each term once per
+query for its IDF (docs/benchmarks.md#memory)."""
 
 
 def fts_query(text: str) -> str:

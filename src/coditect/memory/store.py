@@ -115,7 +115,8 @@ class Batch:
     sessions: dict[str, SessionInfo] = field(default_factory=dict)
     files: dict[bytes, FileState] = field(default_factory=dict)
     duplicates: int = 0
-    size: int = 0
+    size: int = 0  # records
+    bytes: int = 0  # of their lines
 
     def add(self, message: Message) -> None:
         self.size += 1
@@ -537,7 +538,7 @@ class BackgroundWriter:
     ``close``."""
 
     def __init__(
-        self, store: MemoryStore, on_result: Callable[[WriteResult], None], depth: int = 2
+        self, store: MemoryStore, on_result: Callable[[WriteResult], None], depth: int = 1
     ) -> None:
         self._store = store
         self._on_result = on_result

@@ -111,8 +111,9 @@ def _walk(folder: Path) -> Iterator[Source]:
     """The transcripts under ``folder``, in a stable order (os.walk: no stat per file)."""
     for root, folders, names in os.walk(folder):
         folders.sort()
+        base = Path(root)  # ``base / name`` parses only the name
         for name in sorted(names):
-            path = Path(root, name)
+            path = base / name
             if name.endswith(".jsonl"):
                 yield Source(path, "jsonl")
             elif name.endswith((".txt", ".md")) and _sniff(path) == "export":

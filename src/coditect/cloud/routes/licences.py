@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, FastAPI, Request, Response, status
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from coditect.cloud.deps import CurrentUser, DbSession, SettingsDep
 from coditect.cloud.errors import error_responses
@@ -37,25 +38,63 @@ from coditect.cloud.services.plans import catalogue
 from coditect.cloud.services.validation import Validator
 from coditect.signing import ALGORITHM, Signer, public_key_text
 
-__all__ = ["LicenceValidator", "get_validator", "licence_out", "machine_out", "router"]
+__all__ = [
+    "LicenceSigner",
+    "close_validation",
+    "licence_out",
+    "licence_signer",
+    "machine_out",
+    "open_validation",
+    "router",
+    "sync_validator",
+]
 
 router = APIRouter(prefix="/licenses", tags=["licenses"])
 
 
-async def get_validator(request: Request) -> Validator:
-    """The application's ``Validator``, built on first use. ``async`` because it never
-    blocks: FastAPI runs it on the event loop instead of the thread pool, and the route
-    does not use ``DbSession`` (a sync generator dependency costs two more trips through
-    the thread pool on the hottest route)."""
-    validator: Validator | None = getattr(request.app.state, "licence_validator", None)
+def licence_signer(app: FastAPI) -> Signer:
+    """The application's ``Signer``, made on first use."""
+    signer: Signer | None = getattr(app.state, "licence_signer", None)
+    if signer is None:
+        signer = app.state.licence_signer = Signer(app.state.settings.licence_private_key())
+    return signer
+
+
+def sync_validator(app: FastAPI) -> Validator:
+    """The application's sync ``Validator``, made on first use: SQLite's path, and
+    PostgreSQL's when the application is served without its lifespan."""
+    validator: Validator | None = getattr(app.state, "licence_validator", None)
     if validator is None:
-        signer = Signer(request.app.state.settings.licence_private_key())
-        validator = Validator(request.app.state.db, signer)
-        request.app.state.licence_validator = validator
+        size = app.state.settings.validation_pool_size
+        validator = Validator(app.state.db, licence_signer(app), size=size)
+        app.state.licence_validator = validator
     return validator
 
 
-LicenceValidator = Annotated[Validator, Depends(get_validator)]
+async def open_validation(app: FastAPI) -> None:
+    """At start-up, on PostgreSQL: validation's async pool (``services.validation_pg``)."""
+    if not app.state.db.is_sqlite:
+        from coditect.cloud.services.validation_pg import AsyncValidator
+
+        size = app.state.settings.validation_pool_size
+        validator = AsyncValidator(app.state.db, licence_signer(app), size=size)
+        await validator.open()
+        app.state.async_licence_validator = validator
+
+
+async def close_validation(app: FastAPI) -> None:
+    validator = getattr(app.state, "async_licence_validator", None)
+    if validator is not None:
+        app.state.async_licence_validator = None
+        await validator.close()
+
+
+async def get_signer(request: Request) -> Signer:
+    """``async``: it never blocks, so FastAPI calls it on the event loop."""
+    return licence_signer(request.app)
+
+
+LicenceSigner = Annotated[Signer, Depends(get_signer)]
 
 
 def machine_out(machine: Machine) -> MachineOut:
@@ -95,8 +134,17 @@ def _signed_json(document: dict[str, object]) -> Response:
     summary="Check a licence for a machine: always 200, signed",
     responses=error_responses(413, 422),
 )
-def validate(body: ValidateRequest, validator: LicenceValidator) -> Response:
-    answer = validator.answer(body.key, body.fingerprint, body.nonce, utcnow())
+async def validate(body: ValidateRequest, request: Request) -> Response:
+    """The hot path: on PostgreSQL, one awaited query on validation's async pool; on
+    SQLite (or without the lifespan), the sync ``Validator`` in the thread pool. No
+    dependency but the body: each costs a trip through FastAPI's resolver."""
+    app, now = request.app, utcnow()
+    validator = getattr(app.state, "async_licence_validator", None)
+    if validator is not None:
+        answer = await validator.answer(body.key, body.fingerprint, body.nonce, now)
+    else:
+        sync = sync_validator(app)
+        answer = await run_in_threadpool(sync.answer, body.key, body.fingerprint, body.nonce, now)
     return _signed_json(answer)
 
 
@@ -204,7 +252,7 @@ def _free_features(db: Session) -> Features:
     responses=error_responses(403, 404, 413, 422),
 )
 def offline(
-    body: OfflineRequest, db: DbSession, settings: SettingsDep, validator: LicenceValidator
+    body: OfflineRequest, db: DbSession, settings: SettingsDep, signer: LicenceSigner
 ) -> Response:
     document = service.offline_document(
         db,
@@ -213,7 +261,7 @@ def offline(
         now=utcnow(),
         ttl=timedelta(seconds=settings.licence_offline_ttl_seconds),
     )
-    return _signed_json(validator.signer.sign(document))
+    return _signed_json(signer.sign(document))
 
 
 @router.get(
@@ -221,8 +269,7 @@ def offline(
     response_model=PublicKey,
     summary="The Ed25519 public key that verifies validation answers and licence files",
 )
-def public_key(validator: LicenceValidator) -> PublicKey:
-    signer = validator.signer
+def public_key(signer: LicenceSigner) -> PublicKey:
     from cryptography.hazmat.primitives import serialization
 
     pem = signer.public_key.public_bytes(

@@ -14,11 +14,13 @@ checks the fingerprint (correlated subqueries on the ``machines`` index), readin
 columns rather than ORM objects: validation must stay within a few milliseconds.
 Time is passed in (``now``), so expiry and grace are plain arithmetic.
 
-``Validator`` is what the route uses: on PostgreSQL it keeps a pool of its own —
-autocommit (no BEGIN and ROLLBACK round trips for one SELECT), fixed size (no
-connections opened and closed under bursts) and without a ping before each checkout; a
-connection found dead is replaced and the query retried once. Under load this roughly
-doubles validations per second (docs/benchmarks.md).
+On PostgreSQL the route asks through ``validation_pg.AsyncValidator`` (the same
+statement on an async psycopg pool, on the event loop). ``Validator`` is the sync path:
+SQLite's, and PostgreSQL's for an application served without its lifespan. On
+PostgreSQL it keeps a pool of its own — autocommit (no BEGIN and ROLLBACK round trips
+for one SELECT), fixed size (no connections opened and closed under bursts) and without
+a ping before each checkout; a connection found dead is replaced and the query retried
+once (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ __all__ = [
     "Verdict",
     "effective_status",
     "evaluate",
+    "facts_query",
     "grace_until",
     "in_grace",
     "iso",
@@ -77,8 +80,9 @@ VALIDATION_ORDER: tuple[ValidationCode, ...] = (
     "VALID",
 )
 EffectiveStatus = Literal["active", "suspended", "expired", "revoked"]
-VALIDATION_POOL_SIZE = 10
-"""Connections per process that validation keeps open on PostgreSQL."""
+VALIDATION_POOL_SIZE = 4
+"""Connections per process that validation keeps open on PostgreSQL, unless the setting
+``validation_pool_size`` says otherwise."""
 
 
 class Expiring(Protocol):
@@ -173,7 +177,7 @@ def evaluate(facts: LicenceFacts | None, now: datetime) -> Verdict:
 
 
 @cache
-def _facts_query() -> Any:
+def facts_query() -> Any:
     """Built once (building a statement costs more Python than running it); the key hash
     and fingerprint are bound parameters."""
     active = and_(Machine.licence_id == Licence.id, Machine.deactivated_at.is_(None))
@@ -207,7 +211,7 @@ def validate(
     except LicenceKeyError as exc:
         return None, Verdict(False, "NOT_FOUND", str(exc))
     params = {"key_hash": key_hash, "fingerprint": fingerprint}
-    row = session.execute(_facts_query(), params).one_or_none()
+    row = session.execute(facts_query(), params).one_or_none()
     facts = None if row is None else LicenceFacts(*row)
     return facts, evaluate(facts, now)
 
@@ -231,13 +235,13 @@ def validation_payload(
     }
 
 
-def _validation_engine(database: Database) -> Engine:
+def _validation_engine(database: Database, size: int) -> Engine:
     if database.is_sqlite:  # one file, no server: the service's engine will do
         return database.engine.execution_options(isolation_level="AUTOCOMMIT")
     engine = create_engine(
         database.engine.url,
         isolation_level="AUTOCOMMIT",
-        pool_size=VALIDATION_POOL_SIZE,
+        pool_size=size,
         max_overflow=0,
         pool_recycle=1800,
     )
@@ -249,9 +253,11 @@ def _validation_engine(database: Database) -> Engine:
 class Validator:
     """Answers validations with signed payloads (see the module docstring)."""
 
-    def __init__(self, database: Database, signer: Signer) -> None:
+    def __init__(
+        self, database: Database, signer: Signer, *, size: int = VALIDATION_POOL_SIZE
+    ) -> None:
         self.signer = signer
-        self.engine = _validation_engine(database)
+        self.engine = _validation_engine(database, size)
 
     def judge(
         self, key: str, fingerprint: str, now: datetime
