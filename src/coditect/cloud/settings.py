@@ -23,7 +23,13 @@ from coditect.paths import user_dir
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-__all__ = ["ENV_PREFIX", "Settings", "default_database_url", "generate_ed25519_pem"]
+__all__ = [
+    "ENV_PREFIX",
+    "VALIDATION_POOL_SIZE",
+    "Settings",
+    "default_database_url",
+    "generate_ed25519_pem",
+]
 
 log = logging.getLogger("coditect.cloud")
 
@@ -39,6 +45,11 @@ _OWASP_MIN_WORK = 7168 * 5  # memory (KiB) × iterations of OWASP's weakest list
 def default_database_url() -> str:
     """The embedded default: a SQLite file in the user data dir."""
     return f"sqlite:///{user_dir() / 'server' / 'coditect.db'}"
+
+
+VALIDATION_POOL_SIZE = 4
+"""Connections per worker process that licence validation keeps open on PostgreSQL, by
+default (``validation_pool_size``)."""
 
 
 class Settings(BaseModel):
@@ -66,7 +77,7 @@ class Settings(BaseModel):
     licence_offline_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60, le=90 * 24 * 3600)
     """How long an offline licence file (``POST /licenses/offline``) stays valid."""
 
-    validation_pool_size: int = Field(default=4, ge=1, le=100)
+    validation_pool_size: int = Field(default=VALIDATION_POOL_SIZE, ge=1, le=100)
     """PostgreSQL connections per worker process that licence validation keeps open."""
 
     cors_origins: tuple[str, ...] = ()

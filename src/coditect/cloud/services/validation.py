@@ -39,6 +39,7 @@ from coditect.cloud.db import Database
 from coditect.cloud.models.licence import Licence, Machine, Plan
 from coditect.cloud.services.keys import LicenceKeyError, hash_key
 from coditect.cloud.services.plans import catalogue
+from coditect.cloud.settings import VALIDATION_POOL_SIZE
 from coditect.signing import Signer
 
 __all__ = [
@@ -80,9 +81,6 @@ VALIDATION_ORDER: tuple[ValidationCode, ...] = (
     "VALID",
 )
 EffectiveStatus = Literal["active", "suspended", "expired", "revoked"]
-VALIDATION_POOL_SIZE = 4
-"""Connections per process that validation keeps open on PostgreSQL, unless the setting
-``validation_pool_size`` says otherwise."""
 
 
 class Expiring(Protocol):
