@@ -73,6 +73,36 @@ def test_the_best_match_comes_first_with_its_snippet_marked(corpus_store: Memory
     assert [h.rank for h in hits] == sorted(h.rank for h in hits)
 
 
+@pytest.mark.parametrize(
+    ("query", "raw"),
+    [
+        ("pytest command not found", False),
+        ('"test session starts"', False),
+        ("comment*", False),
+        ("failing tests", False),
+        ("NEAR(pytest found, 3)", True),
+        ("text : sqlite OR webkit*", True),
+    ],
+)
+def test_snippets_are_those_of_the_full_index(
+    corpus_store: MemoryStore, query: str, raw: bool
+) -> None:
+    """Snippets come from a small index of the hits alone; they must be what FTS5's
+    snippet() gives on the full index, twice in a row (the small index is refilled)."""
+    match = query if raw else fts_query(query)
+    for _ in range(2):
+        hits = search(corpus_store, query, raw=raw, limit=10)
+        assert hits
+        for hit in hits:
+            (expected,) = corpus_store.conn.execute(
+                "SELECT snippet(messages_fts, 0, ?, ?, '…', 16) FROM messages_fts "
+                "WHERE messages_fts MATCH ? AND rowid = ?",
+                (MARK_START, MARK_END, match, hit.message_id),
+            ).fetchone()
+            assert hit.snippet == expected
+            assert MARK_START in hit.snippet
+
+
 def test_filters_narrow_the_results(corpus_store: MemoryStore) -> None:
     everything = search(corpus_store, "pytest", limit=200)
     assert {h.role for h in everything} >= {"user", "assistant", "tool"}

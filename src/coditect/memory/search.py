@@ -221,17 +221,41 @@ def _oldest_candidate(
     return int(row[0]) if row else 0
 
 
+SNIPPET_TOKENIZER = "porter unicode61 remove_diacritics 2"
+"""The tokenizer of ``messages_fts`` (migrations.py), which the snippet index copies."""
+
+
 def _snippets(store: MemoryStore, match: str, ids: list[int]) -> dict[int, str]:
-    """Snippets of the messages ``ids``, with the matches of ``match`` marked."""
-    snippets: dict[int, str] = {}
-    for message_id in ids:
-        row = store.conn.execute(
-            "SELECT snippet(messages_fts, 0, ?, ?, '…', 16) FROM messages_fts "
-            "WHERE messages_fts MATCH ? AND rowid = ?",
-            (MARK_START, MARK_END, match, message_id),
-        ).fetchone()
-        snippets[message_id] = row[0] if row else ""
-    return snippets
+    """Snippets of the messages ``ids``, with the matches of ``match`` marked.
+
+    FTS5's ``snippet()`` is run on a small index of only these messages, in the
+    connection's temporary schema: in the full index each snippet seeks every term
+    in every segment, which cost ten times as much (docs/benchmarks.md#memory). The
+    texts and tokenizer are the same, so the snippets are too."""
+    if not ids:
+        return {}
+    conn = store.conn
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS snippet_texts (id INTEGER PRIMARY KEY, text TEXT)"
+    )
+    conn.execute(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.snippet_fts USING fts5 (text, "
+        f"content = 'snippet_texts', content_rowid = 'id', tokenize = '{SNIPPET_TOKENIZER}')"
+    )
+    conn.execute("DELETE FROM snippet_texts")
+    conn.execute("INSERT INTO snippet_fts (snippet_fts) VALUES ('delete-all')")
+    conn.execute(
+        "INSERT INTO snippet_texts (id, text) SELECT id, text FROM messages "
+        f"WHERE id IN ({','.join('?' * len(ids))})",
+        ids,
+    )
+    conn.execute("INSERT INTO snippet_fts (rowid, text) SELECT id, text FROM snippet_texts")
+    rows = conn.execute(
+        "SELECT rowid, snippet(snippet_fts, 0, ?, ?, '…', 16) FROM snippet_fts "
+        "WHERE snippet_fts MATCH ?",
+        (MARK_START, MARK_END, match),
+    )
+    return dict(rows.fetchall())
 
 
 # --- browsing ---------------------------------------------------------------------
