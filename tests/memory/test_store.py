@@ -11,9 +11,10 @@ from pathlib import Path
 import orjson
 import pytest
 
+from coditect.memory.ingest import BATCH_BYTES
 from coditect.memory.migrations import MIGRATIONS, migrate
 from coditect.memory.search import search
-from coditect.memory.store import MemoryStore
+from coditect.memory.store import Batch, MemoryStore, WriteResult
 from tests.memory.conftest import (
     REAL_PROJECTS,
     assistant,
@@ -257,3 +258,27 @@ def test_a_corpus_folder_copied_elsewhere_adds_nothing(tmp_path: Path, store: Me
     assert report.records == 104
     assert report.added == 0 and report.merged == 0
     assert report.duplicates == 104
+
+
+class _BatchSizes(MemoryStore):
+    """A store that notes how many records each batch it writes holds."""
+
+    sizes: list[int]
+
+    def write(self, batch: Batch, counters: dict[str, int] | None = None) -> WriteResult:
+        self.sizes.append(batch.size)
+        return super().write(batch, counters)
+
+
+def test_a_batch_of_large_records_is_written_once_it_holds_batch_bytes(tmp_path: Path) -> None:
+    """However few records it holds, a batch is written when their lines reach
+    BATCH_BYTES: large tool outputs must not pile up in memory until batch_size."""
+    words = "word " * (BATCH_BYTES // 15 + 1)  # a line of just over a third of BATCH_BYTES
+    records = [user(f"u-{n}", words, ts=f"2026-03-01T10:00:0{n}.000Z") for n in range(5)]
+    write_jsonl(tmp_path / "big.jsonl", records)
+    with _BatchSizes(tmp_path / "memory.db") as store:
+        store.sizes = []
+        report = import_paths(store, tmp_path / "big.jsonl")
+        assert store.sizes == [3, 2]
+        assert report.added == 5
+        assert _count(store, "messages") == 5

@@ -137,10 +137,21 @@ _BULK_FTS = """
 DROP TRIGGER messages_fts_insert;
 """
 
+_FTS_SHARDS = """
+-- The full-text index is split into shards of consecutive message ids (fts.py); the
+-- index so far is the first.
+CREATE TABLE fts_shards (
+    name     TEXT PRIMARY KEY,             -- the FTS5 table
+    first_id INTEGER NOT NULL UNIQUE       -- the lowest message id it holds
+);
+INSERT INTO fts_shards (name, first_id) VALUES ('messages_fts', 1);
+"""
+
 MIGRATIONS: list[tuple[str, str]] = [
     ("0001_initial", _INITIAL),
     ("0002_patterns", PATTERNS_MIGRATION),
     ("0003_bulk_fts_insert", _BULK_FTS),
+    ("0004_fts_shards", _FTS_SHARDS),
 ]
 """Every migration, in the order it is applied."""
 

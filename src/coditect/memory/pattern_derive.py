@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from coditect.memory import fts
 from coditect.memory.dedup import result_text
 from coditect.memory.extract import (
     command_signature,
@@ -188,11 +189,15 @@ def derive(conn: sqlite3.Connection, low: int, high: int, *, dirty: bool = False
         _decisions(conn, where, (high,), out)
     else:
         _blocks(conn, "m.id > ? AND m.id <= ?", (low, high), out)
-        candidates = (
-            "m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? "
-            "AND rowid > ? AND rowid <= ?)"
-        )
-        _decisions(conn, candidates, (DECISION_QUERY, low, high), out)
+        held = [s for s in fts.shards(conn) if (s.end is None or s.end > low) and s.first <= high]
+        if held:
+            candidates = " UNION ALL ".join(
+                f"SELECT rowid FROM {s.name} WHERE {s.name} MATCH ? AND rowid > ? AND rowid <= ?"
+                for s in held
+            )
+            _decisions(
+                conn, f"m.id IN ({candidates})", (DECISION_QUERY, low, high) * len(held), out
+            )
     return out
 
 

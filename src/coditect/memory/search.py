@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from coditect.errors import ValidationError
+from coditect.memory import fts
 from coditect.memory.dedup import result_text
 
 if TYPE_CHECKING:
@@ -177,52 +178,63 @@ def _ranked(
 ) -> list[Any]:
     """The best ``limit`` matches: (id, session, role, ts, model, tools, rank).
 
-    Only matches from the ``candidates`` newest (by row id, which grows with each
-    import) are ranked. Without filters, FTS5 ranks on its own and only a window of the
-    best matches is joined with ``messages`` to order equal ranks newest first (joining
-    every match of a common word is what costs most); filters need the join for every
+    Only the ``candidates`` newest matches (by row id, which grows with each import) are
+    ranked, each by BM25 within its shard of the index (``fts``); the shards' best are
+    merged. Without filters, FTS5 ranks on its own and only a window of the best
+    matches is joined with ``messages`` to order equal ranks newest first (joining every
+    match of a common word is what costs most); filters need the join for every
     candidate, so with filters the candidates are the newest matches that pass them."""
-    if where:
-        sql = (
-            f"SELECT {_COLUMNS}, f.rank FROM messages_fts f "
-            "JOIN messages m ON m.id = f.rowid "
-            f"WHERE messages_fts MATCH ? AND f.rowid >= ? AND {' AND '.join(where)} "
-            "ORDER BY f.rank, m.ts DESC LIMIT ?"
-        )
-        oldest = _oldest_candidate(store, match, where, params, candidates)
-        return store.conn.execute(sql, [match, oldest, *params, limit]).fetchall()
-    window = max(4 * limit, RANK_WINDOW)
-    sql = (
-        f"SELECT {_COLUMNS}, f.rank FROM (SELECT rowid, rank FROM messages_fts "
-        "WHERE messages_fts MATCH ? AND rowid >= ? ORDER BY rank, rowid DESC LIMIT ?) f "
-        "JOIN messages m ON m.id = f.rowid ORDER BY f.rank, m.ts DESC LIMIT ?"
-    )
-    oldest = _oldest_candidate(store, match, where, params, candidates)
-    return store.conn.execute(sql, [match, oldest, window, limit]).fetchall()
+    rows: list[Any] = []
+    for shard, oldest in _candidates(store, match, where, params, candidates):
+        table = shard.name
+        if where:
+            sql = (
+                f"SELECT {_COLUMNS}, f.rank FROM {table} f JOIN messages m ON m.id = f.rowid "
+                f"WHERE {table} MATCH ? AND f.rowid >= ? AND {' AND '.join(where)} "
+                "ORDER BY f.rank, m.ts DESC LIMIT ?"
+            )
+            rows += store.conn.execute(sql, [match, oldest, *params, limit]).fetchall()
+        else:
+            sql = (
+                f"SELECT {_COLUMNS}, f.rank FROM (SELECT rowid, rank FROM {table} "
+                f"WHERE {table} MATCH ? AND rowid >= ? ORDER BY rank, rowid DESC LIMIT ?) f "
+                "JOIN messages m ON m.id = f.rowid ORDER BY f.rank, m.ts DESC LIMIT ?"
+            )
+            window = max(4 * limit, RANK_WINDOW)
+            rows += store.conn.execute(sql, [match, oldest, window, limit]).fetchall()
+    rows.sort(key=lambda row: row[3] or "", reverse=True)  # newest first (no time: last)
+    rows.sort(key=lambda row: row[6])  # then by rank; sort is stable
+    return rows[:limit]
 
 
-def _oldest_candidate(
+def _candidates(
     store: MemoryStore, match: str, where: list[str], params: list[Any], candidates: int
-) -> int:
-    """The row id of the ``candidates``-th newest match (0 when there are fewer): FTS5
-    walks its index in row id order without ranking, which is cheap."""
-    if where:
-        sql = (
-            "SELECT f.rowid FROM messages_fts f JOIN messages m ON m.id = f.rowid "
-            f"WHERE messages_fts MATCH ? AND {' AND '.join(where)} "
-            "ORDER BY f.rowid DESC LIMIT 1 OFFSET ?"
-        )
-    else:
-        sql = (
-            "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? "
-            "ORDER BY rowid DESC LIMIT 1 OFFSET ?"
-        )
-    row = store.conn.execute(sql, [match, *params, candidates - 1]).fetchone()
-    return int(row[0]) if row else 0
-
-
-SNIPPET_TOKENIZER = "porter unicode61 remove_diacritics 2"
-"""The tokenizer of ``messages_fts`` (migrations.py), which the snippet index copies."""
+) -> list[tuple[fts.Shard, int]]:
+    """The shards that hold the ``candidates`` newest matches, newest first, each with
+    the row id of the oldest of them it holds. FTS5 walks its index in row id order
+    without ranking, which is cheap."""
+    found: list[tuple[fts.Shard, int]] = []
+    for shard in fts.shards(store.conn):
+        table = shard.name
+        if where:
+            newest = (
+                f"SELECT f.rowid AS id FROM {table} f JOIN messages m ON m.id = f.rowid "
+                f"WHERE {table} MATCH ? AND {' AND '.join(where)} "
+                "ORDER BY f.rowid DESC LIMIT ?"
+            )
+        else:
+            newest = (
+                f"SELECT rowid AS id FROM {table} WHERE {table} MATCH ? ORDER BY rowid DESC LIMIT ?"
+            )
+        count, oldest = store.conn.execute(
+            f"SELECT count(*), min(id) FROM ({newest})", [match, *params, candidates]
+        ).fetchone()
+        if count:
+            found.append((shard, oldest))
+        candidates -= count
+        if candidates <= 0:
+            break
+    return found
 
 
 def _snippets(store: MemoryStore, match: str, ids: list[int]) -> dict[int, str]:
@@ -240,7 +252,7 @@ def _snippets(store: MemoryStore, match: str, ids: list[int]) -> dict[int, str]:
     )
     conn.execute(
         "CREATE VIRTUAL TABLE IF NOT EXISTS temp.snippet_fts USING fts5 (text, "
-        f"content = 'snippet_texts', content_rowid = 'id', tokenize = '{SNIPPET_TOKENIZER}')"
+        f"content = 'snippet_texts', content_rowid = 'id', tokenize = '{fts.TOKENIZER}')"
     )
     conn.execute("DELETE FROM snippet_texts")
     conn.execute("INSERT INTO snippet_fts (snippet_fts) VALUES ('delete-all')")

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from coditect.errors import ConflictError, NotFoundError, StateCorruptedError
+from coditect.memory import fts
 from coditect.memory.dedup import Message, Part, Usage, best_usage, render_text, tool_names
 from coditect.memory.migrations import migrate
 
@@ -176,6 +177,9 @@ def _finding_rows(
 
 class MemoryStore:
     """The memory database of one project (or any path, for tests and benchmarks)."""
+
+    fts_shard_rows = fts.SHARD_ROWS
+    """Message ids a full-text shard spans before a new one starts (smaller in tests)."""
 
     def __init__(self, path: Path, write_lock: AbstractContextManager[Any] | None = None) -> None:
         self.path = path
@@ -355,10 +359,7 @@ class MemoryStore:
         self.conn.executemany(
             f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES ({','.join('?' * 14)})", rows
         )
-        self.conn.execute(
-            "INSERT INTO messages_fts (rowid, text) SELECT id, text FROM messages WHERE id > ?",
-            (last,),
-        )
+        fts.index(self.conn, last, self.fts_shard_rows)
 
     @staticmethod
     def _insert_row(message: Message) -> tuple[Any, ...]:
