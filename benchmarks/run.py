@@ -9,6 +9,8 @@ described in docs/benchmarks.md.
     run.py --sizes 1000,50000   chosen sizes
     run.py --no-cli             skip the subprocess timings of the CLI
     run.py --no-runner          skip the runner (run_overhead.py, run_retries.py)
+    run.py --memory 1000000     memory import and search at these record counts
+                                (memory_import.py; default 100000, none: skip)
 """
 
 from __future__ import annotations
@@ -298,6 +300,14 @@ def main() -> None:
     parser.add_argument(
         "--no-runner", action="store_true", help="skip the runner (run_overhead, run_retries)"
     )
+    parser.add_argument(
+        "--memory",
+        type=int,
+        nargs="*",
+        default=[100_000],
+        metavar="RECORDS",
+        help="memory benchmark sizes in records (memory_import.py); none skips it",
+    )
     args = parser.parse_args()
     if args.sizes:
         sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -320,9 +330,14 @@ def main() -> None:
         import run_retries
 
         results += run_overhead.bench()[0] + run_retries.bench()
+    memory: list[dict[str, Any]] = []
+    if args.memory:
+        import memory_import
+
+        memory = [memory_import.run(n, None, 20) for n in args.memory]
     log(f"done in {time.perf_counter() - started:.0f} s")
     info["load_average_1m_end"] = round(os.getloadavg()[0], 2)
-    report = {"machine": info, "results": results}
+    report = {"machine": info, "results": results, "memory": memory}
     print(json.dumps(report, indent=2))
 
 
