@@ -52,8 +52,8 @@ RANK_WINDOW = 200
 CANDIDATES = 2_000
 """At most this many matches are ranked: the most recently imported ones. BM25 costs
 5–10 µs for every match it scores, so a word found in 5% of a million messages would
-take ~100 ms to rank in full; besides, it counts every match of each term once per
-query for its IDF (docs/benchmarks.md#memory)."""
+take ~100 ms to rank in full (besides, it counts every match of each term in the
+shard it ranks in, for its IDF: ``fts``)."""
 
 
 def fts_query(text: str) -> str:
