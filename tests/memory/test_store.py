@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import pytest
 from coditect.memory.ingest import BATCH_BYTES
 from coditect.memory.migrations import MIGRATIONS, migrate
 from coditect.memory.search import search
-from coditect.memory.store import Batch, MemoryStore, WriteResult
+from coditect.memory.store import Batch, Checkpointer, MemoryStore, WriteResult
 from tests.memory.conftest import (
     REAL_PROJECTS,
     assistant,
@@ -282,3 +284,56 @@ def test_a_batch_of_large_records_is_written_once_it_holds_batch_bytes(tmp_path:
         assert store.sizes == [3, 2]
         assert report.added == 5
         assert _count(store, "messages") == 5
+
+
+def _write_records(store: MemoryStore, count: int, size: int) -> None:
+    """``count`` transactions, one after the other, each writing a record of ``size`` bytes."""
+    for _ in range(count):
+        with store.transaction() as conn:
+            conn.execute(
+                "INSERT INTO records (key, session_id, type, ts, raw) "
+                "VALUES (?, 's', 'x', NULL, ?)",
+                (os.urandom(16), os.urandom(size // 2).hex()),
+            )
+
+
+def test_a_store_without_autocheckpoint_leaves_its_commits_in_the_wal(tmp_path: Path) -> None:
+    """12 MB in 120 commits: a store that checkpoints starts its WAL over every 1,000
+    pages (4 MB); one without autocheckpoint keeps every page in it."""
+    with MemoryStore(tmp_path / "memory.db", autocheckpoint=False) as store:
+        assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+        _write_records(store, 120, 100_000)
+        assert (tmp_path / "memory.db-wal").stat().st_size > 10_000_000
+    with MemoryStore(tmp_path / "default.db") as store:
+        _write_records(store, 120, 100_000)
+        assert (tmp_path / "default.db-wal").stat().st_size < 6_000_000
+
+
+def test_the_checkpointer_lets_the_wal_of_busy_writers_start_over(tmp_path: Path) -> None:
+    """Writers that never checkpoint: beside them, the Checkpointer copies their pages
+    and lets the WAL start over, so that writing as much again does not grow the WAL
+    file (without it, the file holds all that was written)."""
+    lock = threading.Lock()
+    with MemoryStore(tmp_path / "alone.db", lock, autocheckpoint=False) as store:
+        _write_records(store, 40, 100_000)
+        forty = (tmp_path / "alone.db-wal").stat().st_size
+        _write_records(store, 40, 100_000)
+        assert (tmp_path / "alone.db-wal").stat().st_size > 1.9 * forty
+
+    with MemoryStore(tmp_path / "memory.db", lock, autocheckpoint=False) as store:
+        with Checkpointer(store.path, lock, interval=0.001, frames=100) as checkpoints:
+            _write_records(store, 40, 100_000)
+            before = checkpoints.restarts
+            deadline = time.monotonic() + 30
+            while checkpoints.restarts == before:  # one more, with every page copied
+                assert time.monotonic() < deadline, "the checkpointer never caught up"
+                time.sleep(0.001)
+            _write_records(store, 40, 100_000)
+        assert (tmp_path / "memory.db-wal").stat().st_size < 1.2 * forty
+        assert _count(store, "records") == 80
+        assert store.conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_a_checkpointer_that_cannot_open_the_database_says_so(tmp_path: Path) -> None:
+    with pytest.raises(sqlite3.OperationalError), Checkpointer(tmp_path, threading.Lock()):
+        pass  # tmp_path is a folder, not a database

@@ -24,7 +24,14 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from coditect.memory.dedup import Message, Part, Usage, chain_key, digest, utc_timestamp
-from coditect.memory.store import BackgroundWriter, Batch, FileState, OtherRecord, SessionInfo
+from coditect.memory.store import (
+    BackgroundWriter,
+    Batch,
+    Checkpointer,
+    FileState,
+    OtherRecord,
+    SessionInfo,
+)
 from coditect.memory.transcripts import HEAD_BYTES, ExportHeader, Source, parse_export, read_lines
 
 if TYPE_CHECKING:
@@ -243,9 +250,12 @@ class Importer:
             self.report.pruned_sessions = self.store.prune(self.retention_days)[0]
         return self.report
 
-    def _run_here(self, sources: list[Source]) -> None:
+    def _run_here(self, sources: list[Source], *, background: bool = True) -> None:
+        """Import ``sources`` in this process: batches are written on a thread of their
+        own (``background``) or, in a worker, by the thread that parses (see
+        ``_run_workers``)."""
         self.forgotten = self.store.forgotten()
-        self.writer = BackgroundWriter(self.store, self.report.count)
+        self.writer = BackgroundWriter(self.store, self.report.count) if background else None
         threshold = gc.get_threshold()
         # Millions of short-lived dicts and no cycles: collect rarely, and never the
         # objects that existed before (freeze).
@@ -258,21 +268,30 @@ class Importer:
         finally:
             gc.set_threshold(*threshold)
             gc.unfreeze()
-            self.writer.close()
+            if self.writer is not None:
+                self.writer.close()
 
     def _run_workers(self, shares: list[list[Source]]) -> None:
         """One process per share, each with a connection of its own: SQLite takes their
         batches one transaction at a time, and each batch records its files' offsets, so
-        an interrupted import resumes as a sequential one does."""
+        an interrupted import resumes as a sequential one does.
+
+        A worker writes its batches itself, between parsing them: a writer thread would
+        contend with its parser for the GIL while it holds the write lock that the other
+        workers wait for, and while one worker writes the others parse, which keeps the
+        cores busy. Workers do not checkpoint; this process does, beside them."""
         from concurrent.futures import ProcessPoolExecutor
         from multiprocessing import get_context
 
         # spawn, not fork: a forked child would inherit this process's SQLite handles.
         context = get_context("spawn")
         lock = context.Lock()
-        with ProcessPoolExecutor(
-            len(shares), mp_context=context, initializer=_set_write_lock, initargs=(lock,)
-        ) as pool:
+        with (
+            Checkpointer(self.store.path, lock),
+            ProcessPoolExecutor(
+                len(shares), mp_context=context, initializer=_set_write_lock, initargs=(lock,)
+            ) as pool,
+        ):
             futures = [
                 pool.submit(
                     _import_share,
@@ -389,8 +408,9 @@ class Importer:
     def _flush(self) -> None:
         if self.batch.size or self.batch.files:
             if self.writer is None:
-                raise AssertionError("batches are written only while run() runs")
-            self.writer.put(self.batch)
+                self.report.count(self.store.write(self.batch))
+            else:
+                self.writer.put(self.batch)
         self.batch = Batch()
 
     # --- JSONL ---------------------------------------------------------------------
@@ -651,9 +671,9 @@ def _import_share(
     """A worker process's part of ``Importer.run``."""
     from coditect.memory.store import MemoryStore
 
-    with MemoryStore(path, _write_lock) as store:
+    with MemoryStore(path, _write_lock, autocheckpoint=False) as store:
         importer = Importer(store, redactor, force=force, batch_size=batch_size)
-        importer._run_here(sources)
+        importer._run_here(sources, background=False)
         return importer.report
 
 

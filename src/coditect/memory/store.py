@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BackgroundWriter",
     "Batch",
+    "Checkpointer",
     "FileState",
     "MemoryStore",
     "OtherRecord",
@@ -181,7 +182,16 @@ class MemoryStore:
     fts_shard_rows = fts.SHARD_ROWS
     """Message ids a full-text shard spans before a new one starts (smaller in tests)."""
 
-    def __init__(self, path: Path, write_lock: AbstractContextManager[Any] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        write_lock: AbstractContextManager[Any] | None = None,
+        *,
+        autocheckpoint: bool = True,
+    ) -> None:
+        """``write_lock``: what the processes writing together take around each write.
+        ``autocheckpoint=False``: this connection's commits never copy the WAL into the
+        database; a ``Checkpointer`` does."""
         self.path = path
         self._write_lock = write_lock if write_lock is not None else nullcontext()
         self._reader: sqlite3.Connection | None = None
@@ -189,6 +199,8 @@ class MemoryStore:
         try:
             self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._configure()
+            if not autocheckpoint:
+                self.conn.execute("PRAGMA wal_autocheckpoint = 0")
             migrate(self.conn)
         except sqlite3.DatabaseError as exc:
             raise StateCorruptedError(
@@ -530,6 +542,65 @@ class MemoryStore:
                 for row in self.conn.execute("SELECT id FROM sessions WHERE last_at < ?", (stamp,))
             ]
             return len(old), self._delete_sessions(old)
+
+
+class Checkpointer:
+    """Copies the WAL into the database, on a thread of its own, while other processes
+    write with ``autocheckpoint=False``: a commit that checkpoints copies pages and waits
+    for the disk (fsync) while it holds the write lock that the other writers wait for.
+
+    Every ``interval`` seconds a PASSIVE checkpoint copies what has been committed, beside
+    the writers. The WAL only starts over from its beginning when a writer finds every
+    frame copied, which writers that follow each other closely never do; so once it
+    holds more than ``frames`` frames, one more checkpoint runs under ``write_lock``
+    (short: it copies only what came since the last) and the next writer starts the WAL
+    over. An error is raised on leaving the ``with`` block."""
+
+    def __init__(
+        self,
+        path: Path,
+        write_lock: AbstractContextManager[Any],
+        *,
+        interval: float = 0.1,
+        frames: int = 8192,
+    ) -> None:
+        self._path = path
+        self._write_lock = write_lock
+        self._interval = interval
+        self._frames = frames
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="memory-checkpoints", daemon=True)
+        self.restarts = 0
+        """How often the WAL was let start over."""
+
+    def __enter__(self) -> Checkpointer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        try:
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        except BaseException as exc:  # handed to the caller's thread
+            self._error = exc
+            return
+        try:
+            while not self._stop.wait(self._interval):
+                _, log, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                if log > self._frames:
+                    with self._write_lock:
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    self.restarts += 1
+        except BaseException as exc:
+            self._error = exc
+        finally:
+            conn.close()
 
 
 class BackgroundWriter:
