@@ -334,6 +334,27 @@ def test_the_checkpointer_lets_the_wal_of_busy_writers_start_over(tmp_path: Path
         assert store.conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
+def test_a_checkpointer_stops_though_the_lock_is_never_given_back(tmp_path: Path) -> None:
+    """A worker killed inside a transaction never releases the write lock: leaving the
+    Checkpointer must not wait for it."""
+    lock = threading.Lock()
+    with MemoryStore(tmp_path / "memory.db", autocheckpoint=False) as store:
+        _write_records(store, 10, 100_000)  # ~250 frames, more than the 100 allowed
+        lock.acquire()  # held by a "dead writer"
+        restarts: list[int] = []
+
+        def checkpoint_a_while() -> None:
+            with Checkpointer(store.path, lock, interval=0.01, frames=100) as checkpoints:
+                time.sleep(0.1)  # it is waiting for the lock by now
+            restarts.append(checkpoints.restarts)
+
+        thread = threading.Thread(target=checkpoint_a_while, daemon=True)
+        thread.start()
+        thread.join(timeout=10)
+        assert not thread.is_alive(), "leaving the Checkpointer waited for the lock"
+        assert restarts == [0]
+
+
 def test_a_checkpointer_that_cannot_open_the_database_says_so(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.OperationalError), Checkpointer(tmp_path, threading.Lock()):
         pass  # tmp_path is a folder, not a database

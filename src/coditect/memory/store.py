@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -544,6 +544,14 @@ class MemoryStore:
             return len(old), self._delete_sessions(old)
 
 
+class Lock(Protocol):
+    """A lock that can be waited for with a timeout (threading's and multiprocessing's)."""
+
+    def acquire(self, block: bool, timeout: float, /) -> bool: ...
+
+    def release(self) -> None: ...
+
+
 class Checkpointer:
     """Copies the WAL into the database, on a thread of its own, while other processes
     write with ``autocheckpoint=False``: a commit that checkpoints copies pages and waits
@@ -554,12 +562,13 @@ class Checkpointer:
     frame copied, which writers that follow each other closely never do; so once it
     holds more than ``frames`` frames, one more checkpoint runs under ``write_lock``
     (short: it copies only what came since the last) and the next writer starts the WAL
-    over. An error is raised on leaving the ``with`` block."""
+    over. An error is raised on leaving the ``with`` block, which also stops a wait for
+    the lock (a writer that died holding it never gives it back)."""
 
     def __init__(
         self,
         path: Path,
-        write_lock: AbstractContextManager[Any],
+        write_lock: Lock,
         *,
         interval: float = 0.1,
         frames: int = 8192,
@@ -593,14 +602,23 @@ class Checkpointer:
         try:
             while not self._stop.wait(self._interval):
                 _, log, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                if log > self._frames:
-                    with self._write_lock:
-                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                if log > self._frames and self._under_lock(conn):
                     self.restarts += 1
         except BaseException as exc:
             self._error = exc
         finally:
             conn.close()
+
+    def _under_lock(self, conn: sqlite3.Connection) -> bool:
+        """One checkpoint under the write lock; False if stopped while waiting for it."""
+        while not self._write_lock.acquire(True, self._interval):
+            if self._stop.is_set():
+                return False
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            self._write_lock.release()
+        return True
 
 
 class BackgroundWriter:
