@@ -600,10 +600,13 @@ class Checkpointer:
             self._error = exc
             return
         try:
+            last = 0  # the WAL's frames at the last checkpoint under the lock
             while not self._stop.wait(self._interval):
                 _, log, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                if log > self._frames and self._under_lock(conn):
+                # (unchanged since the last: no writer has come to start it over yet)
+                if log > self._frames and log != last and self._under_lock(conn):
                     self.restarts += 1
+                    last = log
         except BaseException as exc:
             self._error = exc
         finally:
