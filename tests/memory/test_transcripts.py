@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -17,6 +21,7 @@ from coditect.memory.transcripts import (
     folder_names,
     looks_like_export,
     parse_export,
+    prefetch,
     read_lines,
 )
 from tests.memory.conftest import REAL_PROJECTS
@@ -220,3 +225,38 @@ def test_a_version_2_export_keeps_mcp_names_and_collapsed_summaries() -> None:
     assert turns[3].blocks[1]["content"] == "Created 1 entity"
     assert [t.role for t in turns] == ["user", "assistant", "assistant", "assistant", "user"]
     assert turns[4].blocks[0]["text"] == "thanks"
+
+
+def _pages_in_memory(path: Path) -> int:
+    out = subprocess.run(
+        ["fincore", "--noheadings", "--raw", "--output", "PAGES", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(out.stdout)
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "posix_fadvise") or shutil.which("fincore") is None,
+    reason="needs posix_fadvise and util-linux fincore",
+)
+def test_prefetch_brings_a_file_from_disk_into_memory(tmp_path: Path) -> None:
+    path = tmp_path / "session.jsonl"
+    with path.open("wb") as handle:
+        handle.write(os.urandom(2**20))
+        handle.flush()
+        os.fsync(handle.fileno())  # clean pages: the kernel may drop them
+        os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+    if _pages_in_memory(path) > 0:
+        pytest.skip("this file system keeps the pages")
+    prefetch(path)
+    deadline = time.monotonic() + 10
+    while _pages_in_memory(path) < 256:  # all 1 MiB, 4 KiB pages
+        assert time.monotonic() < deadline, "prefetch read nothing"
+        time.sleep(0.01)
+
+
+def test_prefetch_leaves_a_missing_file_to_the_reader(tmp_path: Path) -> None:
+    prefetch(tmp_path / "gone.jsonl")  # no error: the import reports it when it reads
+    prefetch(tmp_path, offset=10)  # a folder: nothing to read ahead, no error

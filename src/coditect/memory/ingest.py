@@ -32,7 +32,14 @@ from coditect.memory.store import (
     OtherRecord,
     SessionInfo,
 )
-from coditect.memory.transcripts import HEAD_BYTES, ExportHeader, Source, parse_export, read_lines
+from coditect.memory.transcripts import (
+    HEAD_BYTES,
+    ExportHeader,
+    Source,
+    parse_export,
+    prefetch,
+    read_lines,
+)
 
 if TYPE_CHECKING:
     from coditect.config import MemorySettings
@@ -262,7 +269,9 @@ class Importer:
         gc.freeze()
         gc.set_threshold(max(threshold[0], 50_000), *threshold[1:])
         try:
-            for source in sources:
+            for index, source in enumerate(sources):
+                if index + 1 < len(sources):
+                    self._prefetch(sources[index + 1].path)
                 self._file(source)
             self._flush()
         finally:
@@ -317,7 +326,7 @@ class Importer:
             except OSError:
                 work.append((source, 0))  # _file reports it
                 continue
-            known = states.get(digest("file", str(source.path.absolute())))
+            known = states.get(_path_key(source.path))
             if self._unchanged(source, known, stat):
                 self.report.unchanged += 1
             else:
@@ -331,7 +340,7 @@ class Importer:
         path = source.path
         try:
             stat = path.stat()
-            path_key = digest("file", str(path.absolute()))
+            path_key = _path_key(path)
             known = self.store.file_state(path_key)
             if self._unchanged(source, known, stat):
                 self.report.unchanged += 1
@@ -366,6 +375,12 @@ class Importer:
             self._jsonl(path, shown, start, state)
         else:
             self._export(path, stat.st_mtime, stat.st_size, state)
+
+    def _prefetch(self, path: Path) -> None:
+        """Have the OS read ``path`` from where this import will start in it, while the
+        file before it is parsed."""
+        known = None if self.force else self.store.file_state(_path_key(path))
+        prefetch(path, known.offset if known is not None else 0)
 
     def _unchanged(self, source: Source, known: FileState | None, stat: Any) -> bool:
         """Whether the file is as the last import left it: same inode, size and mtime."""
@@ -614,6 +629,11 @@ class Importer:
                 if self._full():
                     self._reached(state(0, 0, final=False))
         self._reached(state(size, lines, final=True))
+
+
+def _path_key(path: Path) -> bytes:
+    """The key of a file's import state."""
+    return digest("file", str(path.absolute()))
 
 
 PARALLEL_BYTES = 32 * 2**20

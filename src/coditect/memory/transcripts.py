@@ -34,6 +34,7 @@ __all__ = [
     "folder_names",
     "looks_like_export",
     "parse_export",
+    "prefetch",
     "read_lines",
 ]
 
@@ -138,6 +139,28 @@ def discover(paths: Iterable[Path]) -> list[Source]:
         else:
             raise NotFoundError(f"no such file or folder: {path}", "Check the path.")
     return list(dict.fromkeys(sources))
+
+
+PREFETCH_BYTES = 4 * 2**20
+"""How much of a file ``prefetch`` asks for; past that, the kernel's read-ahead follows
+a sequential reader on its own."""
+
+
+def prefetch(path: Path, offset: int = 0) -> None:
+    """Ask the kernel to start reading ``path`` from ``offset`` now, in the background,
+    so that it is in memory when it is read (transcripts not read for a while are on
+    disk, and the first read of each file would wait for it). Only where the OS has
+    ``posix_fadvise``; a file that cannot be opened is left to the reader to report."""
+    if not hasattr(os, "posix_fadvise"):
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.posix_fadvise(fd, offset, PREFETCH_BYTES, os.POSIX_FADV_WILLNEED)
+    finally:
+        os.close(fd)
 
 
 def read_lines(path: Path, offset: int) -> Iterator[tuple[int, bytes]]:
