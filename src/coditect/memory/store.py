@@ -581,7 +581,7 @@ class Checkpointer:
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="memory-checkpoints", daemon=True)
         self.restarts = 0
-        """How often the WAL was let start over."""
+        """Checkpoints under the lock: each let the next writer start the WAL over."""
 
     def __enter__(self) -> Checkpointer:
         self._thread.start()
@@ -603,7 +603,7 @@ class Checkpointer:
             last = 0  # the WAL's frames at the last checkpoint under the lock
             while not self._stop.wait(self._interval):
                 _, log, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                # (unchanged since the last: no writer has come to start it over yet)
+                # log == last: nothing written since; the next writer starts the WAL over
                 if log > self._frames and log != last and self._under_lock(conn):
                     self.restarts += 1
                     last = log
