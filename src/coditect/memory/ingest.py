@@ -269,10 +269,16 @@ class Importer:
         gc.freeze()
         gc.set_threshold(max(threshold[0], 50_000), *threshold[1:])
         try:
+            known = self.store.file_state(_path_key(sources[0].path)) if sources else None
             for index, source in enumerate(sources):
-                if index + 1 < len(sources):
-                    self._prefetch(sources[index + 1].path)
-                self._file(source)
+                upcoming = None
+                if index + 1 < len(sources):  # read from disk while this one is parsed
+                    following = sources[index + 1].path
+                    upcoming = self.store.file_state(_path_key(following))
+                    resume = upcoming.offset if upcoming is not None and not self.force else 0
+                    prefetch(following, resume)
+                self._file(source, known)
+                known = upcoming
             self._flush()
         finally:
             gc.set_threshold(*threshold)
@@ -336,12 +342,12 @@ class Importer:
 
     # --- files ---------------------------------------------------------------------
 
-    def _file(self, source: Source) -> None:
+    def _file(self, source: Source, known: FileState | None) -> None:
+        """Import ``source``, whose stored import state is ``known``."""
         path = source.path
         try:
             stat = path.stat()
             path_key = _path_key(path)
-            known = self.store.file_state(path_key)
             if self._unchanged(source, known, stat):
                 self.report.unchanged += 1
                 return
@@ -375,12 +381,6 @@ class Importer:
             self._jsonl(path, shown, start, state)
         else:
             self._export(path, stat.st_mtime, stat.st_size, state)
-
-    def _prefetch(self, path: Path) -> None:
-        """Have the OS read ``path`` from where this import will start in it, while the
-        file before it is parsed."""
-        known = None if self.force else self.store.file_state(_path_key(path))
-        prefetch(path, known.offset if known is not None else 0)
 
     def _unchanged(self, source: Source, known: FileState | None, stat: Any) -> bool:
         """Whether the file is as the last import left it: same inode, size and mtime."""
